@@ -1,0 +1,31 @@
+"""Fixed, frequent periodic ticks, declared here in code and synced into
+django-celery-beat on start-up (DESIGN.md: "celery-beat drives the clock").
+
+Each tick claims due rows by an indexed `next_*_at` column with SKIP LOCKED, so any
+number of workers share the work. Later issues add their ticks to TICKS.
+"""
+
+from django.db import transaction
+
+# name -> (task path, every N seconds)
+TICKS: dict[str, tuple[str, int]] = {
+    "maintenance.advance": ("alertum.core.tasks.advance_maintenance", 30),
+}
+
+_PREFIX = "alertum:"
+
+
+def sync_ticks() -> None:
+    """Make django-celery-beat's table match TICKS: create or update ours, remove stale ones."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    with transaction.atomic():
+        for name, (task, seconds) in TICKS.items():
+            interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
+            PeriodicTask.objects.update_or_create(
+                name=_PREFIX + name,
+                defaults={"task": task, "interval": interval, "enabled": True, "crontab": None},
+            )
+        PeriodicTask.objects.filter(name__startswith=_PREFIX).exclude(
+            name__in=[_PREFIX + n for n in TICKS]
+        ).delete()
