@@ -279,7 +279,8 @@ def reopen_incident(incident: Incident | int, *, actor: User | None, source: str
         if incident.status != Status.RESOLVED:
             return incident
         if incident.merged_into_id:
-            raise Conflict(f"{incident.reference} was merged into INC-{incident.merged_into.number}; it cannot be reopened")
+            raise Conflict(f"{incident.reference} was merged into INC-{incident.merged_into.number}; "
+                           "it cannot be reopened")
         incident.status = Status.TRIGGERED
         incident.resolved_at = None
         incident.save(update_fields=["status", "resolved_at"])

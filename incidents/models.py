@@ -22,7 +22,8 @@ OPEN_STATUSES = [s for s in Status if s != Status.RESOLVED]
 # The allowed status transitions, in one table. Reopen (resolved -> triggered) is its own
 # action so that it is always deliberate and recorded as such.
 TRANSITIONS: dict[str, set[str]] = {
-    Status.TRIGGERED: {Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING, Status.RESOLVED},
+    Status.TRIGGERED: {Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING,
+                       Status.RESOLVED},
     Status.ACKNOWLEDGED: {Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING, Status.RESOLVED},
     Status.INVESTIGATING: {Status.IDENTIFIED, Status.MONITORING, Status.RESOLVED},
     Status.IDENTIFIED: {Status.INVESTIGATING, Status.MONITORING, Status.RESOLVED},
@@ -261,7 +262,9 @@ class SeverityRule(models.Model):
 
     class Meta:
         ordering = ["impact", "tier", "users_affected"]
-        constraints = [models.UniqueConstraint(fields=["impact", "tier", "users_affected"], name="severity_rule_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["impact", "tier", "users_affected"], name="severity_rule_unique")
+        ]
 
     def __str__(self):
         who = f", {self.get_users_affected_display()}" if self.users_affected else ""

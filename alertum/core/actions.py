@@ -40,7 +40,7 @@ def delete_config(obj, *, actor, source: str, ip_address: str | None = None) -> 
         label, pk, text = obj._meta.model_name, obj.pk, str(obj)
         obj.delete()
         audit.record(f"{label}.deleted", None, actor=actor, source=source, ip_address=ip_address,
-                     object_type=f"core.{label}", object_repr=text, changes={"id": pk})
+                     object_type=obj._meta.label_lower, object_repr=text, changes={"id": pk})
 
 
 # --- API tokens ------------------------------------------------------------------------------

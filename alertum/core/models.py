@@ -114,7 +114,8 @@ class MaintenanceWindow(models.Model):
     class Meta:
         ordering = ["-starts_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="maintenance_ends_after_start")
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
+                                   name="maintenance_ends_after_start")
         ]
         # The maintenance tick scans by state and time.
         indexes = [models.Index(fields=["state", "starts_at"]), models.Index(fields=["state", "ends_at"])]
@@ -203,7 +204,8 @@ class AuditEntry(models.Model):
 
     seq = models.PositiveBigIntegerField(unique=True)
     occurred_at = models.DateTimeField(default=timezone.now)
-    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                              related_name="+")
     actor_repr = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=60)  # e.g. "service.updated", "token.created"
     object_type = models.CharField(max_length=60)

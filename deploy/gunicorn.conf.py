@@ -1,0 +1,18 @@
+"""gunicorn for every HTTP door in production (daphne serves only /ws/; DESIGN.md says why).
+
+    gunicorn -c deploy/gunicorn.conf.py alertum.wsgi
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
+worker_class = "sync"
+# Keep-alive lets the proxy reuse connections; intake senders retry on 5xx, so a short
+# timeout that frees a stuck worker is better than a long one.
+keepalive = 5
+timeout = 30
+max_requests = 10000
+max_requests_jitter = 1000
+accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # off unless set: logging every request costs ~10% here
