@@ -248,6 +248,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets share the field name "role" (team roles, incident roles).
+    "ENUM_NAME_OVERRIDES": {"TeamRoleEnum": "alertum.core.models.Role",
+                            "IncidentRoleEnum": "incidents.models.IncidentRole"},
 }
 
 # --- Security --------------------------------------------------------------------------

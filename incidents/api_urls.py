@@ -1,1 +1,10 @@
-urlpatterns = []
+"""/api/v1/incidents/ routes."""
+
+from rest_framework.routers import SimpleRouter
+
+from incidents import api
+
+router = SimpleRouter()
+router.register("incidents", api.IncidentViewSet, basename="api-incident")
+
+urlpatterns = router.urls

@@ -47,7 +47,8 @@ def list_incidents(user, *, status: str | None = None, severity: str | None = No
         qs = qs.filter(Q(assignee=user) | Q(commander=user) | Q(responders=user)).distinct()
     if q:
         number = q.upper().removeprefix("INC-")
-        qs = qs.filter(Q(title__icontains=q) | (Q(number=int(number)) if number.isdigit() else Q()))
+        is_number = number.isascii() and number.isdigit()  # isdigit alone accepts "²", which int() refuses
+        qs = qs.filter(Q(title__icontains=q) | (Q(number=int(number)) if is_number else Q()))
     return qs.order_by("-number")
 
 
