@@ -243,6 +243,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Incidents, services, teams and maintenance windows. Token or session auth.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI from drf-spectacular-sidecar's static files: no CDN, no third-party request.
     "SWAGGER_UI_DIST": "SIDECAR",

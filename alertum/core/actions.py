@@ -36,7 +36,16 @@ def save_config(obj, *, actor, source: str, ip_address: str | None = None, befor
 
 
 def delete_config(obj, *, actor, source: str, ip_address: str | None = None) -> None:
+    """Delete and audit. Refuses (409) while other rows still link to the object through a
+    many-to-many relation (an incident's services, a window's services): deleting would
+    silently rewrite their history, and core cannot know what those rows mean."""
     with transaction.atomic():
+        for relation in obj._meta.related_objects:
+            if relation.many_to_many and relation.related_model is not type(obj):
+                count = getattr(obj, relation.get_accessor_name()).count()
+                if count:
+                    kind = relation.related_model._meta.verbose_name_plural
+                    raise Conflict(f"{obj} is still linked to {count} {kind}; unlink them first")
         label, pk, text = obj._meta.model_name, obj.pk, str(obj)
         obj.delete()
         audit.record(f"{label}.deleted", None, actor=actor, source=source, ip_address=ip_address,
@@ -125,6 +134,8 @@ def set_maintenance_state(window: MaintenanceWindow, state: str, *, actor, sourc
         raise Invalid(f"state must be one of {', '.join(MaintenanceWindow.State.values)}", field="state")
     with transaction.atomic():
         window = MaintenanceWindow.objects.select_for_update().get(pk=window.pk)
+        if actor is not None and not can_manage_maintenance(actor, list(window.services.all())):
+            raise Forbidden("you need the responder role in every affected service's team")
         if window.state == state:
             return window
         if state not in allowed[window.state]:

@@ -134,6 +134,20 @@ class AuditedAdminMixin:
             messages.error(request, f"Nothing was saved: {error_text(exc)}")
             return HttpResponseRedirect(request.get_full_path())
 
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except (DomainError, ValidationError) as exc:
+            messages.error(request, f"Nothing was deleted: {error_text(exc)}")
+            return HttpResponseRedirect(request.get_full_path())
+
+    def changelist_view(self, request, extra_context=None):
+        try:  # "delete selected" runs inside the changelist view
+            return super().changelist_view(request, extra_context)
+        except (DomainError, ValidationError) as exc:
+            messages.error(request, f"Nothing was deleted: {error_text(exc)}")
+            return HttpResponseRedirect(request.get_full_path())
+
 
 class ReadOnlyAdminMixin:
     """Viewable, never added, changed or deleted through the admin (append-only records)."""

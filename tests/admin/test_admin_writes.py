@@ -342,3 +342,15 @@ def test_group_permissions_changed_in_admin_are_audited(root_client, rows):
     assert list(group.permissions.all()) == [permission]
     entry = latest("group.updated")
     assert entry.changes == {"permissions": [[], [permission.pk]]} and entry.object_type == "auth.group"
+
+
+def test_deleting_a_service_incidents_name_is_refused_with_a_message(root_client, incident, services):
+    url = reverse("admin:core_service_delete", args=[services["checkout"].pk])
+    response = root_client.post(url, {"post": "yes"}, REMOTE_ADDR=ADDRESS, follow=True)
+    assert response.status_code == 200
+    assert "Nothing was deleted: Checkout is still linked to 1 incidents" in response.content.decode()
+    response = root_client.post(reverse("admin:core_service_changelist"), {
+        "action": "delete_selected", "_selected_action": [services["checkout"].pk], "post": "yes"}, follow=True)
+    assert "Nothing was deleted" in response.content.decode()
+    assert Service.objects.filter(slug="checkout").exists()
+    assert not AuditEntry.objects.filter(action="service.deleted").exists()

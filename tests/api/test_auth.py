@@ -126,3 +126,7 @@ def test_schema_describes_the_api(as_user):
 def test_docs_page_is_served(as_user):
     response = as_user("alice").get("/api/docs/")
     assert response.status_code == 200 and b"swagger" in response.content.lower()
+
+
+def test_schema_needs_a_signed_in_caller(client):
+    assert client.get("/api/schema/").status_code in (401, 403)

@@ -270,3 +270,9 @@ def test_read_scope_token_cannot_mint_tokens(token_for):
     client, _ = token_for("alice", scope="read")
     assert client.post("/api/v1/tokens/", {"name": "more", "scope": "write"}, format="json").status_code == 403
     assert ApiToken.objects.count() == 1
+
+
+def test_a_service_that_incidents_name_cannot_be_deleted(as_user, adam, incident):
+    response = as_user("adam").delete("/api/v1/services/checkout/")
+    assert response.status_code == 409 and "still linked to 1 incidents" in response.json()["detail"]
+    assert Service.objects.filter(slug="checkout").exists() and audit_actions() == []
