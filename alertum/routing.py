@@ -1,7 +1,8 @@
 from django.urls import path
 
-from incidents.consumers import IncidentConsumer
+from incidents.consumers import DashboardConsumer, IncidentConsumer
 
 websocket_urlpatterns = [
     path("ws/incidents/<int:incident_id>/", IncidentConsumer.as_asgi()),
+    path("ws/dashboard/", DashboardConsumer.as_asgi()),
 ]

@@ -1,5 +1,10 @@
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from incidents.views import open_incidents_context
 
 
 def healthz(request):
@@ -9,7 +14,8 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-def dashboard(request):  # replaced by the pages work
-    from django.http import HttpResponse
-
-    return HttpResponse("dashboard")
+@login_required
+@require_GET
+def dashboard(request):
+    """Open incidents by severity; kept fresh over ws/dashboard/ (incidents.consumers)."""
+    return render(request, "dashboard.html", open_incidents_context(request.user))
