@@ -24,6 +24,7 @@ incident changes, shared the same way.
 import asyncio
 import json
 import logging
+import random
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -95,6 +96,18 @@ async def shared_render(key: tuple, compute):
         future.add_done_callback(finished)
     # shield: a client that disconnects mid-render must not cancel the others' render.
     return await asyncio.shield(future)
+
+
+async def poll_ticks():
+    """Yield every LIVE_POLL_SECONDS, starting at a random phase. Pages opened together
+    (a team joining an incident, a reconnect after a deploy) would otherwise poll in one
+    burst on the single database thread; measured at 200 clients, such a burst pushed
+    the live-push p99 from ~200 ms to ~520 ms when it met a broadcast."""
+    interval = settings.LIVE_POLL_SECONDS
+    await asyncio.sleep(random.uniform(0, interval))
+    while True:
+        yield
+        await asyncio.sleep(interval)
 
 
 def clear_shared_renders() -> None:
@@ -200,8 +213,7 @@ class IncidentConsumer(AsyncWebsocketConsumer):
         in-memory layer never sees events raised in the celery worker. One read of
         Incident.last_seq, and a push only when it moved. Access is re-checked here too,
         so a membership change takes effect within one interval."""
-        while True:
-            await asyncio.sleep(settings.LIVE_POLL_SECONDS)
+        async for _ in poll_ticks():
             try:
                 viewer, head = await database_sync_to_async(self._viewer_and_head)()
                 if viewer is None:
@@ -323,8 +335,7 @@ class DashboardConsumer(AsyncWebsocketConsumer):
         await self._refresh()
 
     async def _poll(self):
-        while True:
-            await asyncio.sleep(settings.LIVE_POLL_SECONDS)
+        async for _ in poll_ticks():
             try:
                 viewer = await database_sync_to_async(self._viewer_class)()
                 if viewer is None:

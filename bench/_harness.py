@@ -1,0 +1,117 @@
+"""Shared set-up for benchmarks: a PostgreSQL bench database, servers started as in
+production (gunicorn for HTTP, daphne for /ws/), signed-in session cookies, and
+percentile helpers. Benchmarks talk only to 127.0.0.1 and stop by themselves."""
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/alertum_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+PYTHON = sys.executable
+
+
+def server_env(**extra) -> dict:
+    env = {**os.environ, "DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL,
+           "SECRET_KEY": "bench-only-secret-key-" + "x" * 30,
+           "SECURE_COOKIES": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver", "PYTHONUNBUFFERED": "1"}
+    env.pop("PYTEST_VERSION", None)
+    env.update(extra)
+    return env
+
+
+def setup_django(fresh: bool = True) -> None:
+    """Point this process at the bench database (recreated when `fresh`) and migrate it."""
+    os.environ.update(server_env())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alertum.settings")
+    if fresh:
+        dbname = PG_URL.rsplit("/", 1)[1]
+        admin_url = PG_URL.rsplit("/", 1)[0] + "/postgres"
+        import psycopg
+
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # production serves the hashed copies
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def start_gunicorn(port: int, workers: int = 2, **env) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "alertum.wsgi"],
+        cwd=ROOT, env=server_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    return proc
+
+
+def start_daphne(port: int, **env) -> subprocess.Popen:
+    proc = subprocess.Popen([PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "alertum.asgi:application"],
+                            cwd=ROOT, env=server_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def session_cookie(user) -> str:
+    """A signed-in session for `user`, as the Cookie header value."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
+def pct(values, p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def summary(values_ms) -> str:
+    return (f"n={len(values_ms)} p50={statistics.median(values_ms):.1f} ms p90={pct(values_ms, 90):.1f} ms "
+            f"p99={pct(values_ms, 99):.1f} ms max={max(values_ms):.1f} ms")
+
+
+def machine() -> str:
+    import platform
+
+    return f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}"
