@@ -269,6 +269,11 @@ def _workspace_page(request, incident, *, status: int = 200, error: str = "") ->
     return render(request, "incidents/workspace.html", context, status=status)
 
 
+def incident_post(view):
+    """A workspace form's POST: signed in, POST only, domain errors answered with their status."""
+    return login_required(require_POST(answers_domain_errors(view)))
+
+
 def _post_action(request, pk: int, form_class, perform) -> HttpResponse:
     """Shared POST flow: find the incident (404 if hidden), validate the form, call the
     action. Success: redirect, or for htmx the fresh header/actions/checklist. Failure:
@@ -399,49 +404,37 @@ def _web(request) -> dict:
     return {"actor": request.user, "source": Door.WEB}
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def acknowledge(request, pk: int):
     return _post_action(request, pk, None,
                         lambda incident, d: actions.acknowledge_incident(incident, **_web(request)))
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def change_status(request, pk: int):
     return _post_action(request, pk, StatusForm, lambda incident, d: actions.change_status(
         incident, d["status"], note=d["note"], **_web(request)))
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def resolve(request, pk: int):
     return _post_action(request, pk, ResolveForm, lambda incident, d: actions.resolve_incident(
         incident, note=d["note"], **_web(request)))
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def reopen(request, pk: int):
     return _post_action(request, pk, ReopenForm, lambda incident, d: actions.reopen_incident(
         incident, reason=d["reason"], **_web(request)))
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def set_severity(request, pk: int):
     return _post_action(request, pk, SeverityForm, lambda incident, d: actions.set_severity(
         incident, d["severity"], reason=d["reason"], **_web(request)))
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def assign_role(request, pk: int):
     def perform(incident, d):
         user = None
@@ -454,59 +447,45 @@ def assign_role(request, pk: int):
     return _post_action(request, pk, RoleForm, perform)
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def change_team(request, pk: int):
     return _post_action(request, pk, TeamForm, lambda incident, d: actions.change_team(
         incident, d["team"], ip_address=request.META.get("REMOTE_ADDR"), **_web(request)))
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def merge(request, pk: int):
     return _post_action(request, pk, IncidentRefForm, lambda incident, d: actions.merge_incidents(
         incident, _other_incident(request.user, d["other"]), **_web(request)))
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def relate(request, pk: int):
     return _post_action(request, pk, IncidentRefForm, lambda incident, d: actions.relate_incidents(
         incident, _other_incident(request.user, d["other"]), **_web(request)))
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def comment(request, pk: int):
     return _post_action(request, pk, CommentForm, lambda incident, d: actions.add_comment(
         incident, d["body"], public=d["public"], **_web(request)))
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def post_update(request, pk: int):
     return _post_action(request, pk, UpdateForm, lambda incident, d: actions.post_update(
         incident, impact=d["impact"], action_taken=d["action_taken"], next_step=d["next_step"],
         public=d["public"], **_web(request)))
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def pin(request, pk: int, seq: int):
     pinned = request.POST.get("pinned", "1") not in ("0", "false", "")
     return _post_action(request, pk, None, lambda incident, d: actions.pin_entry(
         incident, seq, pinned=pinned, **_web(request)))
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def tick(request, pk: int, item_id: int):
     def perform(incident, d):
         # The item must belong to this incident (which the user may see).
@@ -517,9 +496,7 @@ def tick(request, pk: int, item_id: int):
     return _post_action(request, pk, TickForm, perform)
 
 
-@login_required
-@require_POST
-@answers_domain_errors
+@incident_post
 def upload_evidence(request, pk: int):
     return _post_action(request, pk, EvidenceForm, lambda incident, d: actions.add_evidence(
         incident, d["file"], description=d["description"], **_web(request)))
