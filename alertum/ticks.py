@@ -10,6 +10,9 @@ from django.db import transaction
 # name -> (task path, every N seconds)
 TICKS: dict[str, tuple[str, int]] = {
     "maintenance.advance": ("alertum.core.tasks.advance_maintenance", 30),
+    # Sweeps raw events a lost kick or a dead worker left pending, and retries failures.
+    "intake.drain": ("incidents.tasks.drain_raw_events", 5),
+    "intake.housekeeping": ("incidents.tasks.intake_housekeeping", 60),
 }
 
 _PREFIX = "alertum:"

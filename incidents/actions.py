@@ -155,7 +155,7 @@ def declare_incident(*, title: str, team: Team, actor: User | None, source: str,
                      business_functions: str = "", severity: str | None = None, severity_reason: str = "",
                      tags: list[str] | None = None, sensitivity: str = Sensitivity.NORMAL,
                      started_at=None, detected_at=None, assignee: User | None = None,
-                     commander: User | None = None) -> Incident:
+                     commander: User | None = None, routing_rule=None, notify_after=None) -> Incident:
     """Declare a new incident. Locks the number counter. Severity comes from the matrix
     unless given, and then needs a reason. Triggers: `incident_triggered`, live events."""
     _require(has_team_role(actor, team.pk, Role.RESPONDER), actor,
@@ -197,14 +197,17 @@ def declare_incident(*, title: str, team: Team, actor: User | None, source: str,
             commander=commander, impact=impact, users_affected=users_affected, urgency=urgency,
             business_functions=business_functions, sensitivity=sensitivity, started_at=started_at,
             detected_at=detected_at, created_by=actor if actor and actor.pk else None, source=source, created_at=now,
-            updated_at=now,
+            updated_at=now, routing_rule=routing_rule, notify_after=notify_after,
         )
         incident.services.set(services)
         _copy_checklist(incident)
-        append_entry(incident, Kind.DECLARED, actor=actor, source=source, data={
-            "title": title, "severity": severity, "severity_reason": reason, "team": team.name,
-            "services": [s.name for s in services], "status": incident.status,
-        })
+        data = {"title": title, "severity": severity, "severity_reason": reason, "team": team.name,
+                "services": [s.name for s in services], "status": incident.status}
+        if routing_rule is not None:
+            data["routed_by"] = routing_rule.name
+        if notify_after is not None:
+            data["notify_after"] = notify_after.isoformat()
+        append_entry(incident, Kind.DECLARED, actor=actor, source=source, data=data)
         signals.send_on_commit(signals.incident_triggered, incident_id=incident.pk, source=source)
     return incident
 

@@ -133,6 +133,11 @@ class Incident(models.Model):
                                    related_name="+")
     source = models.CharField(max_length=20, choices=Door.choices, default=Door.WEB)
     last_seq = models.PositiveIntegerField(default=0, editable=False)  # the timeline's head
+    # Set when intake routing picked the team/policy; paging waits for notify_after
+    # (low-severity incidents held until business hours).
+    routing_rule = models.ForeignKey("RoutingRule", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    notify_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]
@@ -200,6 +205,8 @@ class TimelineEntry(models.Model):
         MERGED_INTO = "incident.merged_into", "Merged into another incident"
         RELATED = "incident.related", "Related incident linked"
         ALERT = "alert.attached", "Alert attached"
+        ALERT_RESOLVED = "alert.resolved", "Alert resolved"
+        CHANGE = "change.event", "Change event"
         NOTIFICATION = "notification", "Notification"
         NOTE = "note", "System note"
 
@@ -327,3 +334,295 @@ class Evidence(models.Model):
     @property
     def kind(self) -> str:
         return self.ALLOWED_TYPES.get(self.content_type, "document")
+
+
+# --- intake: integrations, raw events, alerts, grouping, silences, rules --------------------
+
+class Integration(models.Model):
+    """A door for one tool's alerts into one service. The key is a 32-character secret
+    (PagerDuty's routing_key length, which its clients check); only its SHA-256 is kept."""
+
+    class Kind(models.TextChoices):
+        PAGERDUTY = "pagerduty", "PagerDuty Events API (v2, change events, v1)"
+        ALERTMANAGER = "alertmanager", "Prometheus Alertmanager webhook"
+        GRAFANA = "grafana", "Grafana alerting webhook"
+        GENERIC = "generic", "Generic JSON webhook"
+
+    name = models.CharField(max_length=100)
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="integrations")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    key_prefix = models.CharField(max_length=8, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    rate_limit_per_minute = models.PositiveIntegerField(default=6000,
+                                                        help_text="Events accepted per minute; 429 above.")
+    verify_grafana_signature = models.BooleanField(
+        default=False, help_text="Require Grafana's X-Grafana-Alerting-Signature (HMAC-SHA256 of the body).")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["service__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["service", "name"], name="integration_unique_name")]
+
+    def __str__(self):
+        return f"{self.service} · {self.name}"
+
+    @staticmethod
+    def hash_key(raw: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def hmac_secret(self) -> str:
+        """Grafana's signing secret, derived (never stored): HMAC of SECRET_KEY over the
+        key hash. Shown in the integration's set-up text; rotating the key changes it."""
+        import hashlib
+        import hmac
+
+        return hmac.new(settings.SECRET_KEY.encode(), f"grafana:{self.key_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+class RawEvent(models.Model):
+    """A request body exactly as received, stored before any processing (nothing sent is
+    lost). Processed by `incidents.intake.pipeline` in id order; failures stay with their
+    error and are retried with backoff."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Failed (will retry)"
+        DEAD = "dead", "Failed (gave up)"
+
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="raw_events")
+    endpoint = models.CharField(max_length=30)  # pagerduty.v2, pagerduty.change, pagerduty.v1, alertmanager, ...
+    received_at = models.DateTimeField(default=timezone.now)
+    body = models.TextField()
+    headers = models.JSONField(default=dict, blank=True)
+    assigned_dedup_key = models.CharField(max_length=255, blank=True)  # PagerDuty trigger without dedup_key
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The drain claims pending/failed rows that are due, oldest first.
+            models.Index(fields=["state", "next_attempt_at", "id"], name="rawevent_due"),
+        ]
+
+    def __str__(self):
+        return f"{self.endpoint} #{self.pk} ({self.state})"
+
+
+class Alert(models.Model):
+    """One alert: the identity is (integration, dedup_key) while it fires; a repeat bumps
+    `count` and `last_seen_at`; after resolve the same key opens a new Alert."""
+
+    class Status(models.TextChoices):
+        FIRING = "firing", "Firing"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    class Severity(models.TextChoices):
+        CRITICAL = "critical", "Critical"
+        ERROR = "error", "Error"
+        WARNING = "warning", "Warning"
+        INFO = "info", "Info"
+
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="alerts")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="alerts")
+    source = models.CharField(max_length=20)  # the integration kind, or "monitor"
+    dedup_key = models.CharField(max_length=255)
+    summary = models.CharField(max_length=1024)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.ERROR)
+    labels = models.JSONField(default=dict, blank=True)
+    annotations = models.JSONField(default=dict, blank=True)
+    links = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.FIRING)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    group_key = models.CharField(max_length=255, blank=True)
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    suppressed = models.CharField(max_length=20, blank=True)  # "", silenced, inhibited, maintenance
+    decisions = models.JSONField(default=list, blank=True)  # [{at, what, detail}], newest last
+    last_raw_event_id = models.BigIntegerField(default=0)  # ignore events older than the last applied
+    # The sender's own time of the last event applied: the same trigger delivered twice
+    # (Alertmanager resends its whole group; HA pairs both send) changes nothing.
+    last_sender_time = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            # At most one open alert per key and integration: the dedup identity.
+            models.UniqueConstraint(fields=["integration", "dedup_key"], condition=~models.Q(status="resolved"),
+                                    name="alert_one_open_per_key"),
+        ]
+        indexes = [models.Index(fields=["service", "status"]), models.Index(fields=["incident", "status"])]
+
+    def __str__(self):
+        return f"{self.summary} ({self.status})"
+
+    def decide(self, what: str, detail: str = "", when=None) -> None:
+        self.decisions = [*self.decisions, {"at": (when or timezone.now()).isoformat(), "what": what,
+                                            "detail": detail}][-50:]
+
+
+class AlertGroup(models.Model):
+    """The group an alert falls into on its service (per the grouping rule). Locked while an
+    alert joins, so concurrent workers never open two incidents for one group."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="alert_groups")
+    group_key = models.CharField(max_length=255)
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    window_started_at = models.DateTimeField(default=timezone.now)
+    alerts_in_window = models.PositiveIntegerField(default=0)
+    last_alert_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["service", "group_key"], name="alert_group_unique")]
+        indexes = [models.Index(fields=["last_alert_at"])]
+
+    def __str__(self):
+        return f"{self.service}: {self.group_key}"
+
+
+class GroupingRule(models.Model):
+    """How a service's alerts become incidents. Without one, the defaults apply:
+    group by alertname, 1 h window, no cap, 10 min cooldown, auto-resolve on."""
+
+    service = models.OneToOneField(Service, on_delete=models.CASCADE, related_name="grouping_rule")
+    group_by = models.JSONField(default=list, blank=True,
+                                help_text='Label names, e.g. ["alertname", "cluster"]. Empty: one group per service.')
+    dedup_key_template = models.CharField(
+        max_length=200, blank=True,
+        help_text="Instead of labels: a template over {dedup_key}, {source} and labels, e.g. '{alertname}:{job}'.")
+    window_seconds = models.PositiveIntegerField(default=3600,
+                                                 help_text="Alerts join the group's incident for this long.")
+    max_alerts = models.PositiveIntegerField(default=0, help_text="Cap per incident within a window; 0 = no cap.")
+    cooldown_seconds = models.PositiveIntegerField(
+        default=600, help_text="An alert firing again this soon after its incident resolved reopens it.")
+    auto_resolve = models.BooleanField(default=True, help_text="Resolve the incident when all its alerts resolved.")
+    auto_resolve_after_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Resolve the incident after this long without alert activity.")
+
+    def __str__(self):
+        return f"Grouping for {self.service}"
+
+
+class Silence(models.Model):
+    """Alertmanager-style silence: all matchers must match an alert's labels while active."""
+
+    matchers = models.JSONField(help_text='[{"name": "alertname", "value": "DiskFull", "isRegex": false, '
+                                          '"isEqual": true}]')
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.CASCADE, related_name="silences",
+                                help_text="Blank: every service.")
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    comment = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        indexes = [models.Index(fields=["ends_at"])]
+
+    def __str__(self):
+        return ", ".join(f"{m.get('name')}{'=~' if m.get('isRegex') else '='}{m.get('value')}" for m in self.matchers)
+
+    def state(self, now=None) -> str:
+        now = now or timezone.now()
+        return "pending" if now < self.starts_at else "expired" if now >= self.ends_at else "active"
+
+
+class InhibitionRule(models.Model):
+    """While a firing alert matches the source matchers, alerts matching the target
+    matchers with equal values of the `equal` labels are muted (as Alertmanager does)."""
+
+    name = models.CharField(max_length=100)
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="inhibition_rules", help_text="Blank: every service.")
+    source_matchers = models.JSONField()
+    target_matchers = models.JSONField()
+    equal = models.JSONField(default=list, blank=True)
+    active = models.BooleanField(default=True)
+
+    def __str__(self):
+        return self.name
+
+
+class AlertSeverityRule(models.Model):
+    """Maps an alert's severity and labels to an impact, which the P1–P4 matrix turns into
+    a severity with the service's tier. First matching rule by position wins; without a
+    match: critical → outage, error → partial, warning → degraded, info → cosmetic."""
+
+    position = models.PositiveIntegerField(default=0)
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="alert_severity_rules", help_text="Blank: every service.")
+    alert_severity = models.CharField(max_length=10, choices=Alert.Severity.choices, blank=True,
+                                      help_text="Blank: any.")
+    matchers = models.JSONField(default=list, blank=True)
+    impact = models.CharField(max_length=20, choices=Impact.choices)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"{self.alert_severity or 'any'} {self.matchers or ''} → {self.get_impact_display()}"
+
+
+class RoutingRule(models.Model):
+    """Picks the owning team and escalation policy for an incident raised from alerts; can
+    hold low-severity incidents until business hours instead of paging now."""
+
+    position = models.PositiveIntegerField(default=0)
+    name = models.CharField(max_length=100)
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="routing_rules", help_text="Blank: every service.")
+    severities = models.JSONField(default=list, blank=True, help_text='e.g. ["P3", "P4"]; empty: any.')
+    matchers = models.JSONField(default=list, blank=True)
+    during = models.CharField(max_length=30, default="always",
+                              choices=[("always", "Always"), ("business_hours", "In business hours"),
+                                       ("outside_business_hours", "Outside business hours")])
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                             help_text="Owning team; blank keeps the service's team.")
+    escalation_policy_slug = models.SlugField(max_length=100, blank=True)
+    defer_to_business_hours = models.BooleanField(default=False,
+                                                  help_text="Queue paging until the next business-hours start.")
+    business_days = models.JSONField(default=list, blank=True, help_text="ISO weekdays, 1 = Monday; default Mon–Fri.")
+    business_start = models.TimeField(default="09:00")
+    business_end = models.TimeField(default="17:00")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class ChangeEvent(models.Model):
+    """A PagerDuty-style change event (a deploy, a config change): shown on the service's
+    timeline and on the incidents open when it happened. Never pages anyone."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="change_events")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="change_events")
+    summary = models.CharField(max_length=1024)
+    source = models.CharField(max_length=255, blank=True)
+    occurred_at = models.DateTimeField()
+    custom_details = models.JSONField(default=dict, blank=True)
+    links = models.JSONField(default=list, blank=True)
+    raw_event = models.OneToOneField(RawEvent, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["service", "-occurred_at"])]
+
+    def __str__(self):
+        return self.summary

@@ -1,0 +1,423 @@
+"""The processing half of intake: raw events become alerts, alerts become incidents.
+
+`drain()` claims pending raw events oldest first with SKIP LOCKED, in batches, each batch
+in one transaction and each event in a savepoint. An event's effects and its `processed`
+mark commit together, so a worker killed mid-batch loses nothing and applies nothing
+twice: its rows unlock and the next drain takes them again. A failing event keeps its
+error and is retried with backoff; a body that cannot be normalised is given up at once.
+
+Lock order inside one event: the alert row, then its AlertGroup, then the incident
+(incidents.actions), then the audit head.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from alertum.core.actions import active_maintenance_for
+from alertum.core.models import Door
+from incidents import actions
+from incidents.intake.events import AlertEvent, ChangeEventData, FormatError
+from incidents.intake.matching import matches
+from incidents.models import (
+    OPEN_STATUSES,
+    Alert,
+    AlertGroup,
+    AlertSeverityRule,
+    ChangeEvent,
+    GroupingRule,
+    Impact,
+    Incident,
+    InhibitionRule,
+    RawEvent,
+    RoutingRule,
+    Silence,
+    Status,
+    TimelineEntry,
+)
+from incidents.severity import compute_severity
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+MAX_ATTEMPTS = 8
+INTAKE = Door.INTAKE
+DEFAULT_GROUPING = GroupingRule(group_by=["alertname"], window_seconds=3600, max_alerts=0, cooldown_seconds=600,
+                                auto_resolve=True, auto_resolve_after_seconds=None)
+DEFAULT_IMPACT = {"critical": Impact.OUTAGE, "error": Impact.PARTIAL, "warning": Impact.DEGRADED,
+                  "info": Impact.COSMETIC}
+
+
+# --- draining raw events ---------------------------------------------------------------------
+
+def drain(limit: int | None = None, batch: int = BATCH) -> int:
+    """Process due raw events until none are left (or `limit` were processed)."""
+    done = 0
+    while limit is None or done < limit:
+        claimed = _drain_batch(batch if limit is None else min(batch, limit - done))
+        done += claimed
+        if claimed == 0:
+            break
+    return done
+
+
+def _drain_batch(size: int) -> int:
+    now = timezone.now()
+    with transaction.atomic():
+        raws = list(RawEvent.objects.select_for_update(skip_locked=True).select_related("integration__service")
+                    .filter(state__in=[RawEvent.State.PENDING, RawEvent.State.FAILED], next_attempt_at__lte=now)
+                    .order_by("id")[:size])
+        for raw in raws:
+            try:
+                with transaction.atomic():
+                    process(raw)
+            except Exception as exc:  # recorded on the row, visible to admins, retried
+                _failed(raw, exc)
+            else:
+                raw.state, raw.processed_at, raw.error = RawEvent.State.PROCESSED, timezone.now(), ""
+                raw.save(update_fields=["state", "processed_at", "error"])
+    return len(raws)
+
+
+def _failed(raw: RawEvent, exc: Exception) -> None:
+    raw.attempts += 1
+    raw.error = f"{type(exc).__name__}: {exc}"[:4000]
+    permanent = isinstance(exc, FormatError) or raw.attempts >= MAX_ATTEMPTS
+    if permanent:
+        raw.state = RawEvent.State.DEAD
+    else:
+        raw.state = RawEvent.State.FAILED
+        raw.next_attempt_at = timezone.now() + timedelta(seconds=min(3600, 5 * 2 ** raw.attempts))
+    if not isinstance(exc, (FormatError, IntegrityError)):
+        log.warning("raw event %s failed (attempt %s)", raw.pk, raw.attempts, exc_info=exc)
+    raw.save(update_fields=["attempts", "error", "state", "next_attempt_at"])
+
+
+def replay(raw: RawEvent, *, actor, source: str) -> RawEvent:
+    """Put a failed or dead raw event back in the queue (the admin's and the API's replay)."""
+    from alertum.core import audit
+
+    with transaction.atomic():
+        raw = RawEvent.objects.select_for_update().get(pk=raw.pk)
+        if raw.state == RawEvent.State.PROCESSED:
+            from alertum.core.errors import Conflict
+
+            raise Conflict(f"raw event {raw.pk} was processed already; replaying it would apply it twice")
+        raw.state, raw.next_attempt_at = RawEvent.State.PENDING, timezone.now()
+        raw.save(update_fields=["state", "next_attempt_at"])
+        audit.record("rawevent.replayed", raw, actor=actor, source=source, changes={"attempts": raw.attempts})
+    from incidents.intake.accept import _kick
+
+    transaction.on_commit(_kick)
+    return raw
+
+
+def process(raw: RawEvent) -> None:
+    from incidents.intake.formats import normalise
+
+    for event in normalise(raw):
+        if isinstance(event, ChangeEventData):
+            record_change(raw, event)
+        else:
+            apply_alert_event(raw, event)
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+def apply_alert_event(raw: RawEvent, ev: AlertEvent) -> Alert | None:
+    integration = raw.integration
+    alert = (Alert.objects.select_for_update().filter(integration=integration, dedup_key=ev.dedup_key)
+             .exclude(status=Alert.Status.RESOLVED).first())
+    if alert is not None and (raw.pk <= alert.last_raw_event_id or _same_delivery(alert, ev)):
+        return alert  # a duplicate or an older event: changes nothing
+    if ev.action == "trigger":
+        return _trigger(raw, ev, alert)
+    if alert is None:
+        return None  # ack/resolve for a closed or unknown key is dropped, as PagerDuty does
+    if ev.action == "acknowledge":
+        _acknowledge(raw, ev, alert)
+    elif ev.action == "resolve":
+        _resolve(raw, ev, alert)
+    return alert
+
+
+def _same_delivery(alert: Alert, ev: AlertEvent) -> bool:
+    return (ev.action == "trigger" and ev.occurred_at is not None and alert.last_sender_time is not None
+            and ev.occurred_at == alert.last_sender_time)
+
+
+def _trigger(raw: RawEvent, ev: AlertEvent, alert: Alert | None) -> Alert:
+    now = timezone.now()
+    service = raw.integration.service
+    if alert is not None:  # a repeat: count it
+        alert.count += 1
+        alert.last_seen_at = now
+        alert.last_raw_event_id = raw.pk
+        alert.last_sender_time = ev.occurred_at or alert.last_sender_time
+        alert.summary = (ev.summary or alert.summary)[:1024]
+        alert.labels, alert.annotations = ev.labels or alert.labels, ev.annotations or alert.annotations
+        if alert.suppressed and _suppression(alert, service, now) is None:
+            alert.suppressed = ""
+            alert.decide("unsuppressed", "its silence, inhibition or maintenance ended")
+            _join_group(alert, ev, now)
+        alert.save()
+        return alert
+    alert = Alert(integration=raw.integration, service=service, source=raw.integration.kind,
+                  dedup_key=ev.dedup_key, summary=(ev.summary or ev.dedup_key)[:1024], severity=ev.severity,
+                  labels=ev.labels, annotations=ev.annotations, links=ev.links, first_seen_at=now, last_seen_at=now,
+                  last_raw_event_id=raw.pk, last_sender_time=ev.occurred_at)
+    alert.group_key = group_key(_grouping(service), alert)[:255]
+    reason = _suppression(alert, service, now)
+    if reason:
+        alert.suppressed = reason[0]
+        alert.decide(*reason)
+        alert.save()
+        return alert
+    alert.save()
+    _join_group(alert, ev, now)
+    alert.save(update_fields=["incident", "decisions"])
+    return alert
+
+
+def _acknowledge(raw: RawEvent, ev: AlertEvent, alert: Alert) -> None:
+    alert.status, alert.last_raw_event_id = Alert.Status.ACKNOWLEDGED, raw.pk
+    alert.decide("acknowledged", f"by {raw.integration.kind}")
+    alert.save()
+    incident = alert.incident
+    if incident is not None and incident.status == Status.TRIGGERED and not incident.alerts.filter(
+            status=Alert.Status.FIRING).exclude(suppressed__gt="").exists():
+        actions.acknowledge_incident(incident, actor=None, source=INTAKE)
+
+
+def _resolve(raw: RawEvent, ev: AlertEvent, alert: Alert) -> None:
+    now = timezone.now()
+    alert.status, alert.resolved_at, alert.last_raw_event_id = Alert.Status.RESOLVED, ev.occurred_at or now, raw.pk
+    alert.decide("resolved", f"by {raw.integration.kind}")
+    alert.save()
+    incident = alert.incident
+    if incident is None:
+        return
+    incident = actions.lock_incident(incident)
+    actions.append_entry(incident, TimelineEntry.Kind.ALERT_RESOLVED, actor=None, source=INTAKE,
+                         data={"alert_id": alert.pk, "summary": alert.summary, "dedup_key": alert.dedup_key})
+    rule = _grouping(alert.service)
+    if rule.auto_resolve and incident.is_open and not incident.alerts.exclude(status=Alert.Status.RESOLVED).exists():
+        actions.resolve_incident(incident, actor=None, source=INTAKE, note="all its alerts resolved")
+
+
+# --- grouping -------------------------------------------------------------------------------
+
+def _grouping(service) -> GroupingRule:
+    try:
+        return service.grouping_rule
+    except GroupingRule.DoesNotExist:
+        return DEFAULT_GROUPING
+
+
+def group_key(rule: GroupingRule, alert: Alert) -> str:
+    if rule.dedup_key_template:
+        values = {**alert.labels, "dedup_key": alert.dedup_key, "source": alert.source}
+        try:
+            return "tpl:" + rule.dedup_key_template.format_map(_Blank(values))
+        except (ValueError, IndexError):
+            return "tpl:" + rule.dedup_key_template
+    if not rule.group_by:
+        return "service"
+    return "labels:" + ",".join(f"{name}={alert.labels.get(name, '')}" for name in rule.group_by)
+
+
+class _Blank(dict):
+    def __missing__(self, key):
+        return ""
+
+
+def _join_group(alert: Alert, ev: AlertEvent, now) -> None:
+    """Attach the alert to its group's open incident, reopen a recently resolved one
+    (cooldown), or declare a new one. Locks the AlertGroup row."""
+    service = alert.service
+    rule = _grouping(service)
+    group, _ = AlertGroup.objects.get_or_create(service=service, group_key=alert.group_key)
+    group = AlertGroup.objects.select_for_update().get(pk=group.pk)
+    incident = group.incident
+    while incident is not None and incident.merged_into_id:
+        incident = incident.merged_into
+    in_window = (now - group.window_started_at).total_seconds() < rule.window_seconds
+    under_cap = not rule.max_alerts or group.alerts_in_window < rule.max_alerts
+    if incident is not None and incident.is_open and in_window and under_cap:
+        alert.decide("grouped", f"into {incident.reference}")
+        _maybe_raise_severity(incident, alert)
+    elif (incident is not None and not incident.is_open and incident.resolved_at is not None
+          and (now - incident.resolved_at).total_seconds() <= rule.cooldown_seconds):
+        actions.reopen_incident(incident, actor=None, source=INTAKE,
+                                reason=f"alert “{alert.summary[:200]}” fired again within the cooldown")
+        alert.decide("reopened", f"{incident.reference}: fired again within {rule.cooldown_seconds}s of resolve")
+        group.window_started_at, group.alerts_in_window = now, 0
+    else:
+        incident = _declare_for(alert, ev, now)
+        group.incident, group.window_started_at, group.alerts_in_window = incident, now, 0
+    alert.incident = incident
+    group.alerts_in_window += 1
+    group.last_alert_at = now
+    group.save()
+    locked = actions.lock_incident(incident)
+    actions.append_entry(locked, TimelineEntry.Kind.ALERT, actor=None, source=INTAKE, data={
+        "alert_id": alert.pk, "summary": alert.summary, "severity": alert.severity, "dedup_key": alert.dedup_key,
+        "source": alert.source, "group": alert.group_key, "decision": alert.decisions[-1]["what"]})
+
+
+def _impact(alert: Alert) -> str:
+    for rule in AlertSeverityRule.objects.filter(Q(service=None) | Q(service=alert.service)):
+        if (not rule.alert_severity or rule.alert_severity == alert.severity) and matches(rule.matchers, alert.labels):
+            return rule.impact
+    return DEFAULT_IMPACT.get(alert.severity, Impact.PARTIAL)
+
+
+def _declare_for(alert: Alert, ev: AlertEvent, now) -> Incident:
+    service = alert.service
+    impact = _impact(alert)
+    severity, _ = compute_severity(impact, "some", [service.tier])
+    route = pick_route(service, severity, alert.labels, now)
+    notify_after = None
+    if route is not None and route.defer_to_business_hours and not in_business_hours(route, now):
+        notify_after = next_business_start(route, now)
+    started = min(ev.occurred_at, now) if ev.occurred_at else now
+    incident = actions.declare_incident(
+        title=alert.summary[:255], team=(route.team if route and route.team_id else service.owner_team),
+        actor=None, source=INTAKE, services=[service], impact=impact, users_affected="some",
+        description=alert.annotations.get("description", ""), started_at=started, detected_at=now,
+        tags=[f"{k}={v}" for k, v in sorted(alert.labels.items())][:20], routing_rule=route, notify_after=notify_after)
+    alert.decide("declared", f"{incident.reference} ({incident.severity})")
+    if route is not None:
+        alert.decide("routed", f"by rule “{route.name}”" + (f", paging held until {notify_after:%Y-%m-%d %H:%M} UTC"
+                                                            if notify_after else ""))
+    return incident
+
+
+def _maybe_raise_severity(incident: Incident, alert: Alert) -> None:
+    """A more severe alert joining raises the incident's severity — unless a person set it."""
+    severity, _ = compute_severity(_impact(alert), "some", [alert.service.tier])
+    if severity >= incident.severity or incident.created_by_id is not None:
+        return
+    if TimelineEntry.objects.filter(incident=incident, kind=TimelineEntry.Kind.SEVERITY, actor__isnull=False).exists():
+        return
+    actions.set_severity(incident, severity, reason=f"alert “{alert.summary[:200]}” is {alert.severity}",
+                         actor=None, source=INTAKE)
+
+
+# --- suppression: maintenance, silences, inhibition -------------------------------------------
+
+def _suppression(alert: Alert, service, now) -> tuple[str, str] | None:
+    window = active_maintenance_for([service.pk], now).first()
+    if window is not None:
+        return "maintenance", f"suppressed by maintenance “{window.title}” (#{window.pk})"
+    for silence in Silence.objects.filter(Q(service=None) | Q(service=service), starts_at__lte=now, ends_at__gt=now):
+        if matches(silence.matchers, alert.labels):
+            return "silenced", f"silenced by silence #{silence.pk}: {silence.comment}"
+    rules = [r for r in InhibitionRule.objects.filter(Q(service=None) | Q(service=service), active=True)
+             if matches(r.target_matchers, alert.labels)]
+    if rules:
+        firing = Alert.objects.filter(status=Alert.Status.FIRING).exclude(pk=alert.pk).only("pk", "labels", "summary",
+                                                                                               "service_id")
+        for rule in rules:
+            scoped = firing if rule.service_id is None else firing.filter(service_id=rule.service_id)
+            for source in scoped.iterator():
+                if matches(rule.source_matchers, source.labels) and all(
+                        source.labels.get(name, "") == alert.labels.get(name, "") for name in rule.equal):
+                    return "inhibited", f"inhibited by rule “{rule.name}”: alert #{source.pk} “{source.summary[:100]}”"
+    return None
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+def pick_route(service, severity: str, labels: dict, now) -> RoutingRule | None:
+    for rule in RoutingRule.objects.filter(Q(service=None) | Q(service=service), active=True).select_related("team"):
+        if rule.severities and severity not in rule.severities:
+            continue
+        if not matches(rule.matchers, labels):
+            continue
+        if rule.during == "business_hours" and not in_business_hours(rule, now):
+            continue
+        if rule.during == "outside_business_hours" and in_business_hours(rule, now):
+            continue
+        return rule
+    return None
+
+
+def _local(rule: RoutingRule, when) -> datetime:
+    return when.astimezone(ZoneInfo(rule.time_zone))
+
+
+def in_business_hours(rule: RoutingRule, when) -> bool:
+    local = _local(rule, when)
+    days = rule.business_days or [1, 2, 3, 4, 5]
+    return local.isoweekday() in days and _time(rule.business_start) <= local.time() < _time(rule.business_end)
+
+
+def next_business_start(rule: RoutingRule, when) -> datetime:
+    """The next start of business hours after `when`, in UTC (honouring DST: the wall
+    clock time is taken in the rule's zone on that day)."""
+    local = _local(rule, when)
+    days = rule.business_days or [1, 2, 3, 4, 5]
+    tz = ZoneInfo(rule.time_zone)
+    for ahead in range(0, 8):
+        day = (local + timedelta(days=ahead)).date()
+        if day.isoweekday() not in days:
+            continue
+        start = datetime.combine(day, _time(rule.business_start), tzinfo=tz)
+        if start > local:
+            return start.astimezone(ZoneInfo("UTC"))
+    return when
+
+
+def _time(value):
+    if isinstance(value, str):
+        return datetime.strptime(value, "%H:%M").time()
+    return value
+
+
+# --- change events ------------------------------------------------------------------------------
+
+def record_change(raw: RawEvent, ev: ChangeEventData) -> ChangeEvent:
+    service = raw.integration.service
+    occurred = ev.occurred_at or raw.received_at
+    change = ChangeEvent.objects.create(integration=raw.integration, service=service, summary=ev.summary[:1024],
+                                        source=ev.source[:255], occurred_at=occurred,
+                                        custom_details=ev.custom_details, links=ev.links, raw_event=raw)
+    for incident in Incident.objects.filter(services=service, status__in=OPEN_STATUSES, started_at__lte=occurred):
+        locked = actions.lock_incident(incident)
+        actions.append_entry(locked, TimelineEntry.Kind.CHANGE, actor=None, source=INTAKE, data={
+            "change_id": change.pk, "summary": change.summary, "source": change.source,
+            "occurred_at": occurred.isoformat(), "links": change.links[:5]})
+    return change
+
+
+# --- housekeeping (beat) ----------------------------------------------------------------------
+
+def housekeeping(now=None) -> dict:
+    """Auto-resolve incidents idle past their rule's inactivity period; lift suppressions
+    whose silence or maintenance ended (the alert then joins its group)."""
+    now = now or timezone.now()
+    resolved = lifted = 0
+    groups = (AlertGroup.objects.filter(incident__status__in=OPEN_STATUSES,
+                                        service__grouping_rule__auto_resolve_after_seconds__isnull=False)
+              .select_related("service__grouping_rule", "incident"))
+    for group in groups:
+        idle = (now - group.last_alert_at).total_seconds()
+        if idle >= group.service.grouping_rule.auto_resolve_after_seconds:
+            actions.resolve_incident(group.incident, actor=None, source=INTAKE,
+                                     note=f"no alert activity for {int(idle // 60)} minutes")
+            resolved += 1
+    for alert in Alert.objects.filter(status=Alert.Status.FIRING).exclude(suppressed="").select_related("service")[:500]:
+        with transaction.atomic():
+            alert = Alert.objects.select_for_update().get(pk=alert.pk)
+            if alert.suppressed and _suppression(alert, alert.service, now) is None:
+                alert.suppressed = ""
+                alert.decide("unsuppressed", "its silence, inhibition or maintenance ended")
+                _join_group(alert, AlertEvent(action="trigger", dedup_key=alert.dedup_key), now)
+                alert.save()
+                lifted += 1
+    return {"resolved": resolved, "unsuppressed": lifted}
