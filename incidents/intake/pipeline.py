@@ -411,7 +411,8 @@ def housekeeping(now=None) -> dict:
             actions.resolve_incident(group.incident, actor=None, source=INTAKE,
                                      note=f"no alert activity for {int(idle // 60)} minutes")
             resolved += 1
-    for alert in Alert.objects.filter(status=Alert.Status.FIRING).exclude(suppressed="").select_related("service")[:500]:
+    suppressed = Alert.objects.filter(status=Alert.Status.FIRING).exclude(suppressed="").select_related("service")
+    for alert in suppressed[:500]:
         with transaction.atomic():
             alert = Alert.objects.select_for_update().get(pk=alert.pk)
             if alert.suppressed and _suppression(alert, alert.service, now) is None:
