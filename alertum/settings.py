@@ -200,6 +200,14 @@ else:
         "control_folder": str(_broker_dir / "control"),
     }
 
+# Cache: shared counters (intake rate limits) must be shared by every web process, so
+# Redis when there is one; the embedded default runs one web process, so memory will do.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": env_str("CHANNELS_PREFIX", "alertum")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -277,3 +285,23 @@ LOGGING = {
 if TESTING:
     # Fast hashing for the cast of test users; never outside tests.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Notification transports (alertum/core/notify; docs/notifications.md) ---------------
+# Every HTTP call of a transport has a short connect and read timeout: a slow chat API
+# must never hold a paging worker.
+NOTIFY_CONNECT_TIMEOUT = env_int("NOTIFY_CONNECT_TIMEOUT", 5)
+NOTIFY_READ_TIMEOUT = env_int("NOTIFY_READ_TIMEOUT", 10)
+NOTIFY_EMAIL_TIMEOUT = env_int("NOTIFY_EMAIL_TIMEOUT", 15)
+# Per-contact throttles: kind -> (at most this many sends, per this many seconds).
+# A throttled send is delayed (transient, with retry-after), never dropped.
+NOTIFY_THROTTLES = {
+    "sms": (env_int("NOTIFY_SMS_LIMIT", 10), env_int("NOTIFY_SMS_WINDOW", 600)),
+    "voice": (env_int("NOTIFY_VOICE_LIMIT", 3), env_int("NOTIFY_VOICE_WINDOW", 600)),
+    "email": (env_int("NOTIFY_EMAIL_LIMIT", 30), env_int("NOTIFY_EMAIL_WINDOW", 600)),
+}
+# SMS and voice through a Twilio-compatible REST API (any provider speaking it works).
+TWILIO_BASE_URL = env_str("TWILIO_BASE_URL", "https://api.twilio.com")
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")  # used for SMS instead of From when set

@@ -259,3 +259,24 @@ class AuditHead(models.Model):
 
     last_seq = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64)
+
+
+class ContactThrottle(models.Model):
+    """Recent sends of one kind (sms, voice, e-mail) to one contact, for the per-contact
+    throttles of alertum/core/notify/throttle.py.
+
+    One row per (kind, contact), locked while counting, so every worker process sees the
+    same sends; `sent_at` keeps only the unix times still inside the window (at most the
+    limit), so a row stays small.
+    """
+
+    kind = models.CharField(max_length=20)
+    contact_key = models.CharField(max_length=64)  # SHA-256 of the contact: fixed length, no address in clear
+    sent_at = models.JSONField(default=list)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "contact_key"], name="contact_throttle_unique")]
+
+    def __str__(self):
+        return f"{self.kind} {self.contact_key[:12]}… ({len(self.sent_at)} recent)"
