@@ -13,7 +13,9 @@ urlpatterns = [
     path("incidents/", include("incidents.urls")),
     path("settings/", include("alertum.core.urls")),
     path("api/v1/", include("alertum.api_urls")),
+    path("integrations/", include("incidents.intake.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", views.healthz, name="healthz"),
+    path("livez", views.livez, name="livez"),
 ]

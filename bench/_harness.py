@@ -115,3 +115,17 @@ def machine() -> str:
     import platform
 
     return f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}"
+
+
+def start_worker(concurrency: int = 2, name: str = "bench", **env) -> subprocess.Popen:
+    """A celery worker as in production (prefork), in its own process group so that a
+    benchmark can kill it and its children at once."""
+    return subprocess.Popen([PYTHON, "-m", "celery", "-A", "alertum", "worker", "-l", "warning", "-c", str(concurrency),
+                             "-Q", "celery", "-n", f"{name}@%h", "--without-gossip", "--without-mingle"],
+                            cwd=ROOT, env=server_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def kill_group(proc: subprocess.Popen, sig) -> None:
+    os.killpg(proc.pid, sig)
+    proc.wait(timeout=30)
