@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("incidents/", include("incidents.urls")),
+    path("alerts/", include("incidents.intake.page_urls")),
     path("settings/", include("alertum.core.urls")),
     path("api/v1/", include("alertum.api_urls")),
     path("integrations/", include("incidents.intake.urls")),

@@ -87,3 +87,14 @@ def login(client, user):
 @pytest.fixture
 def now():
     return timezone.now()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_intake_lookups():
+    """Integration lookups are cached per process for a few seconds; a test must not see
+    the integrations of the one before it."""
+    from incidents.intake.accept import forget_integrations
+
+    forget_integrations()
+    yield
+    forget_integrations()
