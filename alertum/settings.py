@@ -258,7 +258,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Two choice sets share the field name "role" (team roles, incident roles).
     "ENUM_NAME_OVERRIDES": {"TeamRoleEnum": "alertum.core.models.Role",
-                            "IncidentRoleEnum": "incidents.models.IncidentRole"},
+                            "IncidentRoleEnum": "incidents.models.IncidentRole",
+                            # Intake's own status, severity, kind and state beside the incidents' ones.
+                            "IncidentStatusEnum": "incidents.models.Status",
+                            "IncidentSeverityEnum": "incidents.models.Severity",
+                            "MaintenanceStateEnum": "alertum.core.models.MaintenanceWindow.State",
+                            "AlertStatusEnum": "incidents.models.Alert.Status",
+                            "AlertSeverityEnum": "incidents.models.Alert.Severity",
+                            "IntegrationKindEnum": "incidents.models.Integration.Kind",
+                            "RawEventStateEnum": "incidents.models.RawEvent.State"},
 }
 
 # --- Security --------------------------------------------------------------------------

@@ -143,3 +143,6 @@ class TimelineEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Data")
     def shown_data(self, entry):
         return pretty_json(entry.data)
+
+
+from incidents.intake import admin as _intake_admin  # noqa: E402,F401  (registers the intake admin)
