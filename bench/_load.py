@@ -17,7 +17,7 @@ async def _connection(host, port, requests, make, results):
             writer.write(head + body)
             await writer.drain()
             status_line = await reader.readline()
-            length = 0
+            length, close = 0, False
             while True:
                 line = await reader.readline()
                 if line in (b"\r\n", b""):
@@ -25,7 +25,12 @@ async def _connection(host, port, requests, make, results):
                 name, _, value = line.decode().partition(":")
                 if name.lower() == "content-length":
                     length = int(value)
+                elif name.lower() == "connection" and value.strip().lower() == "close":
+                    close = True
             await reader.readexactly(length)
+            if close:  # gunicorn's sync workers answer one request per connection
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
             results.append((index, int(status_line.split()[1]), (time.perf_counter() - started) * 1000,
                             time.time()))
     finally:

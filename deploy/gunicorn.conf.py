@@ -8,7 +8,10 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
-worker_class = "sync"
+# Threads overlap a request's wait on PostgreSQL's commit (fsync) and Redis with another
+# request's CPU work; intake accepts are mostly such waits (docs/performance.md).
+threads = int(os.environ.get("GUNICORN_THREADS", 1))
+worker_class = "gthread" if threads > 1 else "sync"
 # Keep-alive lets the proxy reuse connections; intake senders retry on 5xx, so a short
 # timeout that frees a stuck worker is better than a long one.
 keepalive = 5

@@ -196,3 +196,13 @@ def test_more_severe_alert_raises_intake_incident_severity(send):
     send(key="c", severity="critical")
     incident.refresh_from_db()
     assert incident.severity == "P1"
+
+
+def test_repeats_count_even_when_applied_out_of_order(send, integration):
+    alert = send(key="web-1")
+    older = RawEvent.objects.create(integration=integration, endpoint="alertmanager", body="{}")
+    Alert.objects.filter(pk=alert.pk).update(last_raw_event_id=older.pk + 10)  # a newer event was applied first
+    older = RawEvent.objects.select_related("integration__service").get(pk=older.pk)
+    pipeline.apply_alert_event(older, AlertEvent(action="trigger", dedup_key="web-1", summary="alert web-1",
+                                                 labels={"alertname": "HighLatency"}))
+    assert Alert.objects.get(pk=alert.pk).count == 2
