@@ -6,6 +6,7 @@ could help (`permanent`). The caller (escalation, subscriber delivery) decides a
 retries from that one bit and `retry_after`.
 """
 
+import abc
 import email.utils
 import time
 from dataclasses import dataclass, field
@@ -101,13 +102,14 @@ class Result:
         return "throttled" if self.throttled else "failed"
 
 
-class Transport:
+class Transport(abc.ABC):
     """One channel. Subclasses set `kind` and implement `send`."""
 
     kind: str = ""
 
-    def send(self, target: Any, message: Message) -> Result:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def send(self, target: Any, message: Message) -> Result:
+        """Deliver `message` to `target`; never raise for a delivery failure."""
 
 
 def timeouts() -> tuple[float, float]:

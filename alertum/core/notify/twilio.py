@@ -13,6 +13,7 @@ the same request gets the same answer), except the few 400 codes that only say "
 many right now". Transient: those, 429 and 5xx.
 """
 
+import abc
 import re
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -119,8 +120,9 @@ class _TwilioTransport(Transport):
         self.auth_token = settings.TWILIO_AUTH_TOKEN
         self.from_number = settings.TWILIO_FROM_NUMBER
 
-    def form(self, to: str, message: Message) -> dict[str, str]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def form(self, to: str, message: Message) -> dict[str, str]:
+        """The form fields of this kind of request (Messages.json or Calls.json)."""
 
     def missing_setting(self) -> str:
         for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
