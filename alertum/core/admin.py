@@ -60,6 +60,23 @@ def error_text(exc: Exception) -> str:
     return str(exc)
 
 
+def each_selected(request, objects, perform, *, label, done, not_done: str) -> None:
+    """Run an action on each selected row; report what was done and, per row, what the
+    action refused (a DomainError), so one refusal does not hide the others. `done` makes
+    the success message from the labels of the rows done."""
+    ok, refused = [], []
+    for obj in objects:
+        try:
+            perform(obj)
+            ok.append(label(obj))
+        except DomainError as exc:
+            refused.append(f"{label(obj)}: {exc.message}")
+    if ok:
+        messages.success(request, done(ok))
+    if refused:
+        messages.error(request, f"{not_done} — " + "; ".join(refused))
+
+
 class AuditedAdminMixin:
     """Route every admin write through the audited actions.
 
@@ -336,17 +353,9 @@ class MaintenanceWindowAdmin(AuditedAdminMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def _move(self, request, queryset, state, verb):
-        moved, refused = [], []
-        for window in queryset:
-            try:
-                set_maintenance_state(window, state, **self.audit_kwargs(request))
-                moved.append(window.title)
-            except DomainError as exc:
-                refused.append(f"{window.title}: {exc.message}")
-        if moved:
-            messages.success(request, f"{verb} {len(moved)} maintenance window(s): {', '.join(moved)}.")
-        if refused:
-            messages.error(request, "Not changed — " + "; ".join(refused))
+        each_selected(request, queryset, lambda w: set_maintenance_state(w, state, **self.audit_kwargs(request)),
+                      label=lambda w: w.title, not_done="Not changed",
+                      done=lambda ok: f"{verb} {len(ok)} maintenance window(s): {', '.join(ok)}.")
 
     @admin.action(description="Start selected maintenance windows now", permissions=["change"])
     def start_windows(self, request, queryset):
@@ -431,18 +440,10 @@ class ApiTokenAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke_tokens(self, request, queryset):
-        revoked, refused = 0, []
-        for token in queryset.select_related("user"):
-            if not token.is_active:
-                continue
-            try:
-                revoke_api_token(token, **self.audit_kwargs(request))
-                revoked += 1
-            except DomainError as exc:
-                refused.append(f"{token.name}: {exc.message}")
-        messages.success(request, f"Revoked {revoked} token(s).")
-        if refused:
-            messages.error(request, "Not revoked — " + "; ".join(refused))
+        each_selected(request, [t for t in queryset if t.is_active],
+                      lambda t: revoke_api_token(t, **self.audit_kwargs(request)),
+                      label=lambda t: t.name, not_done="Not revoked",
+                      done=lambda ok: f"Revoked {len(ok)} token(s).")
 
 
 # --- audit trail (read only) -------------------------------------------------------------------

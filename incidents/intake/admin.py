@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from alertum.core.admin import AuditedAdminMixin, ReadOnlyAdminMixin, TimeZoneFieldMixin, pretty_json
+from alertum.core.admin import AuditedAdminMixin, ReadOnlyAdminMixin, TimeZoneFieldMixin, each_selected, pretty_json
 from alertum.core.errors import DomainError
 from alertum.core.models import Door
 from incidents.intake import actions, queries
@@ -159,16 +159,9 @@ class SilenceAdmin(IntakeAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Expire the selected silences now", permissions=["change"])
     def expire_silences(self, request, queryset):
-        done, refused = 0, []
-        for silence in queryset:
-            try:
-                actions.expire_silence(silence, **self.audit_kwargs(request))
-                done += 1
-            except DomainError as exc:
-                refused.append(f"#{silence.pk}: {exc.message}")
-        messages.success(request, f"Expired {done} silence(s).")
-        if refused:
-            messages.error(request, "Not expired — " + "; ".join(refused))
+        each_selected(request, queryset, lambda silence: actions.expire_silence(silence, **self.audit_kwargs(request)),
+                      label=lambda silence: f"#{silence.pk}", not_done="Not expired",
+                      done=lambda ok: f"Expired {len(ok)} silence(s).")
 
 
 # --- rules -----------------------------------------------------------------------------------------
@@ -284,17 +277,10 @@ class RawEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Replay the selected failed or dead raw events", permissions=["replay"])
     def replay(self, request, queryset):
-        done, refused = [], []
-        for raw in queryset.select_related("integration__service"):
-            try:
-                actions.replay_raw_event(raw, actor=request.user, source=Door.ADMIN)
-                done.append(f"#{raw.pk}")
-            except DomainError as exc:
-                refused.append(f"#{raw.pk}: {exc.message}")
-        if done:
-            messages.success(request, f"Queued again: {', '.join(done)}.")
-        if refused:
-            messages.error(request, "Not replayed — " + "; ".join(refused))
+        each_selected(request, queryset.select_related("integration__service"),
+                      lambda raw: actions.replay_raw_event(raw, actor=request.user, source=Door.ADMIN),
+                      label=lambda raw: f"#{raw.pk}", not_done="Not replayed",
+                      done=lambda ok: f"Queued again: {', '.join(ok)}.")
 
 
 @admin.register(Alert)

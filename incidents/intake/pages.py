@@ -51,7 +51,9 @@ def _who(request) -> dict:
 
 
 def error_page(request, message: str, status: int) -> HttpResponse:
-    return render(request, "intake/error.html", {"message": message, "status": status}, status=status)
+    return render(request, "incidents/error.html", {"message": message, "status": status, "back_url":
+                                                    reverse("alerts:list"), "back_label": "Back to the alerts"},
+                  status=status)
 
 
 def page_view(view):
