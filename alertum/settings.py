@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "alertum.core",
     "alertum",
     "incidents",
+    "monitoring",
+    "oncall",
+    "statuspages",
 ]
 
 MIDDLEWARE = [
@@ -313,3 +316,9 @@ TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
 TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")  # used for SMS instead of From when set
+
+# --- monitoring (checks, heartbeats, journeys) ----------------------------------------
+
+# --- oncall (schedules, escalation, paging) -------------------------------------------
+
+# --- statuspages (public pages, subscribers) ------------------------------------------
