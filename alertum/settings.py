@@ -62,7 +62,9 @@ INSTALLED_APPS = [
     "alertum",
     "incidents",
     "monitoring",
+    "monitoring.heartbeats",
     "oncall",
+    "oncall.schedules",
     "statuspages",
 ]
 

@@ -16,7 +16,7 @@ urlpatterns = [
     path("api/v1/", include("alertum.api_urls")),
     path("integrations/", include("incidents.intake.urls")),
     path("monitors/", include("monitoring.urls")),
-    path("ping/", include("monitoring.ping_urls")),
+    path("ping/", include("monitoring.heartbeats.ping_urls")),
     path("oncall/", include("oncall.urls")),
     path("status-pages/", include("statuspages.urls")),
     path("status/", include("statuspages.public_urls")),
