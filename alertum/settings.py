@@ -320,6 +320,16 @@ TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
 TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")  # used for SMS instead of From when set
 
 # --- monitoring (checks, heartbeats, journeys) ----------------------------------------
+# Raw check results are kept this many days; roll-ups per granularity as below (>= 400).
+MONITORING_RAW_RETENTION_DAYS = env_int("MONITORING_RAW_RETENTION_DAYS", 7)
+MONITORING_ROLLUP_RETENTION_DAYS = {
+    "minute": env_int("MONITORING_MINUTE_RETENTION_DAYS", 400),
+    "hour": env_int("MONITORING_HOUR_RETENTION_DAYS", 400),
+    "day": env_int("MONITORING_DAY_RETENTION_DAYS", 800),
+}
+# Checks run on a bounded thread pool per worker; each engine tick runs this long.
+MONITORING_CHECK_THREADS = env_int("MONITORING_CHECK_THREADS", 64)
+MONITORING_TICK_SECONDS = env_int("MONITORING_TICK_SECONDS", 5)
 
 # --- oncall (schedules, escalation, paging) -------------------------------------------
 
