@@ -16,6 +16,9 @@ TICKS: dict[str, tuple[str, int]] = {
     # Runs for MONITORING_TICK_SECONDS, so back-to-back ticks keep checks within ~0.2 s of due.
     "monitoring.checks": ("monitoring.tasks.run_checks", 5),
     "monitoring.rollups": ("monitoring.tasks.roll_up_results", 60),
+    # Heartbeats past their late or down time (claimed by next_sweep_at); ping-log pruning.
+    "heartbeats.sweep": ("monitoring.heartbeats.tasks.sweep_heartbeats", 15),
+    "heartbeats.prune": ("monitoring.heartbeats.tasks.prune_pings", 600),
 }
 
 _PREFIX = "alertum:"

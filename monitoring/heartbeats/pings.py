@@ -1,0 +1,289 @@
+"""The ping path: find the heartbeat, store the ping, move its timers. Hot: it must serve
+thousands of pings a second beside the rest of Alertum (docs/heartbeats.md, figures in
+docs/performance.md).
+
+A ping that changes nothing but timers (the usual case: an up heartbeat pinged on time)
+costs two statements: one indexed SELECT (heartbeat joined to its monitor, by uuid or by
+slug + key hash) and one write — on PostgreSQL a single statement that bumps the
+heartbeat's counter and timers and inserts the ping from its RETURNING. That write is
+conditional on the state and run the SELECT saw; if another ping or the sweeper got there
+first it matches no row, and the ping takes the slow path. A ping that changes the state
+(new → up, down → up, up → down on /fail, resuming a paused heartbeat) takes the slow path
+at once: `actions.apply_ping`, which locks the row, re-decides, and records the state
+change (alert raised or resolved through intake).
+"""
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, replace
+
+from django.db import connection, transaction
+
+from monitoring.heartbeats import schedule
+from monitoring.heartbeats.models import Heartbeat, Ping, PingKey
+from monitoring.models import Monitor
+
+SUCCESS, START, FAIL, LOG, IGNORED = (Ping.Kind.SUCCESS.value, Ping.Kind.START.value, Ping.Kind.FAIL.value,
+                                      Ping.Kind.LOG.value, Ping.Kind.IGNORED.value)
+UP, LATE, DOWN, NEW, PAUSED = "up", "late", "down", "new", "paused"
+
+
+@dataclass(frozen=True)
+class Signal:
+    """What a job sent: the signal of the URL (success/start/fail/log), an exit status,
+    the run id, and the request's details for the log."""
+
+    action: str
+    exit_status: int | None = None
+    rid: uuid.UUID | None = None
+    method: str = "GET"
+    scheme: str = "http"
+    remote_addr: str = ""
+    user_agent: str = ""
+    body: bytes = b""
+    body_size: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The heartbeat as the ping path sees it (one SELECT)."""
+
+    id: int
+    monitor_id: int
+    status: str
+    schedule: str
+    period_seconds: int
+    grace_seconds: int
+    cron: str
+    time_zone: str
+    manual_resume: bool
+    body_limit: int
+    last_ping_at: dt.datetime | None
+    last_start_at: dt.datetime | None
+    last_start_rid: uuid.UUID | None
+    monitor_paused: bool
+
+    @property
+    def timing(self) -> schedule.Timing:
+        return schedule.Timing(kind=self.schedule, period=dt.timedelta(seconds=self.period_seconds),
+                               grace=dt.timedelta(seconds=self.grace_seconds), cron=self.cron,
+                               time_zone=self.time_zone)
+
+    @property
+    def paused(self) -> bool:
+        # The monitor's flag decides: it may be paused or resumed through the monitor's own door.
+        return self.monitor_paused
+
+    @property
+    def current(self) -> str:
+        """The state that counts: paused with the monitor; a heartbeat still marked paused
+        whose monitor was resumed elsewhere is new again."""
+        if self.monitor_paused:
+            return PAUSED
+        return NEW if self.status == PAUSED else self.status
+
+    @classmethod
+    def of(cls, heartbeat: Heartbeat) -> "Snapshot":
+        return cls(**{name: getattr(heartbeat, name) for name in SNAPSHOT_FIELDS},
+                   monitor_paused=heartbeat.monitor.is_paused)
+
+
+SNAPSHOT_FIELDS = ("id", "monitor_id", "status", "schedule", "period_seconds", "grace_seconds", "cron", "time_zone",
+                   "manual_resume", "body_limit", "last_ping_at", "last_start_at", "last_start_rid")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one ping does to its heartbeat."""
+
+    kind: str  # the Ping row's kind
+    new_status: str  # the heartbeat's status afterwards
+    last_ping_at: dt.datetime | None
+    last_start_at: dt.datetime | None
+    last_start_rid: uuid.UUID | None
+    duration: float | None  # seconds, when this ping ends a run we saw start
+    look_up_start: bool  # the run id names an older start: find its time in the log
+    next_sweep_at: dt.datetime | None
+
+    @property
+    def touches_run(self) -> bool:
+        return self.kind in (SUCCESS, FAIL, START)
+
+
+def plan(snap: Snapshot, signal: Signal, now: dt.datetime) -> Plan:
+    """Decide, without side effects, what `signal` arriving at `now` does (healthchecks.io's
+    `Check.ping`): exit status > 0 is a failure; a paused heartbeat with manual resume
+    ignores everything; start records the run without touching the last ping; success and
+    failure end the run they belong to and set the state."""
+    action = signal.action
+    if signal.exit_status is not None:
+        action = FAIL if signal.exit_status > 0 else SUCCESS
+    keep = dict(last_ping_at=snap.last_ping_at, last_start_at=snap.last_start_at,
+                last_start_rid=snap.last_start_rid, duration=None, look_up_start=False)
+    if snap.paused and snap.manual_resume:
+        return Plan(kind=IGNORED, new_status=PAUSED, next_sweep_at=None, **keep)
+    status = snap.current
+    if action in (LOG,):
+        return Plan(kind=LOG, new_status=status, next_sweep_at=_sweep(snap, status, snap.last_ping_at,
+                                                                      snap.last_start_at), **keep)
+    if action == START:
+        return Plan(kind=START, new_status=status, last_ping_at=snap.last_ping_at, last_start_at=now,
+                    last_start_rid=signal.rid, duration=None, look_up_start=False,
+                    next_sweep_at=_sweep(snap, status, snap.last_ping_at, now))
+    # success or failure: ends the run it belongs to.
+    last_start, last_rid, duration, look_up = snap.last_start_at, snap.last_start_rid, None, False
+    if last_start is not None and (signal.rid is None or signal.rid == last_rid):
+        if now - last_start < schedule.MAX_DURATION:
+            duration = (now - last_start).total_seconds()
+        last_start, last_rid = None, None
+    elif signal.rid is not None:
+        look_up = True  # a run id of an earlier (or overlapping) run: its start is in the log
+        if action == FAIL:  # any failure ends the run being watched
+            last_start, last_rid = None, None
+    new_status = DOWN if action == FAIL else UP
+    return Plan(kind=action, new_status=new_status, last_ping_at=now, last_start_at=last_start,
+                last_start_rid=last_rid, duration=duration, look_up_start=look_up,
+                next_sweep_at=_sweep(snap, new_status, now, last_start))
+
+
+def _sweep(snap: Snapshot, status: str, last_ping, last_start):
+    return snap.timing.next_sweep_at(status, last_ping, last_start)
+
+
+def changes_state(snap: Snapshot, p: Plan) -> bool:
+    return p.new_status != snap.current
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+def _tables():
+    q = connection.ops.quote_name
+    return (q(Heartbeat._meta.db_table), q(Monitor._meta.db_table), q(Ping._meta.db_table),
+            q(PingKey._meta.db_table), q(Monitor._meta.get_field("service").related_model._meta.db_table))
+
+
+_COLUMNS = ", ".join(f"h.{name}" for name in SNAPSHOT_FIELDS) + ", m.is_paused"
+
+
+def _snapshot(row) -> Snapshot:
+    values = dict(zip(SNAPSHOT_FIELDS, row[:-1], strict=True))
+    fields = Heartbeat._meta
+    for name in ("last_ping_at", "last_start_at"):  # SQLite hands back text
+        values[name] = fields.get_field(name).to_python(values[name])
+    values["last_start_rid"] = fields.get_field("last_start_rid").to_python(values["last_start_rid"])
+    if values["last_ping_at"] is not None and values["last_ping_at"].tzinfo is None:
+        values["last_ping_at"] = values["last_ping_at"].replace(tzinfo=dt.UTC)
+    if values["last_start_at"] is not None and values["last_start_at"].tzinfo is None:
+        values["last_start_at"] = values["last_start_at"].replace(tzinfo=dt.UTC)
+    return Snapshot(**values, monitor_paused=bool(row[-1]))
+
+
+def _prep_uuid(value: uuid.UUID):
+    return Heartbeat._meta.get_field("uuid").get_db_prep_value(value, connection)
+
+
+def find_by_uuid(code: uuid.UUID) -> Snapshot | None:
+    heartbeat, monitor, *_ = _tables()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_COLUMNS} FROM {heartbeat} h JOIN {monitor} m ON m.id = h.monitor_id "
+                       "WHERE h.uuid = %s", [_prep_uuid(code)])
+        row = cursor.fetchone()
+    return _snapshot(row) if row else None
+
+
+def find_by_slug(ping_key: str, slug: str) -> list[Snapshot]:
+    """Heartbeats with this slug in the team the key belongs to (two or more: ambiguous)."""
+    heartbeat, monitor, _, keys, service = _tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_COLUMNS} FROM {heartbeat} h JOIN {monitor} m ON m.id = h.monitor_id "
+            f"JOIN {service} s ON s.id = m.service_id JOIN {keys} k ON k.team_id = s.owner_team_id "
+            "WHERE h.slug = %s AND k.key_hash = %s LIMIT 2", [slug, PingKey.hash_key(ping_key)])
+        return [_snapshot(row) for row in cursor.fetchall()]
+
+
+# --- writing ----------------------------------------------------------------------------------------
+
+def body_text(signal: Signal, limit: int) -> str:
+    # PostgreSQL text cannot hold NUL; a cut multi-byte character becomes U+FFFD.
+    return signal.body[:limit].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+def receive(snap: Snapshot, signal: Signal, now: dt.datetime) -> int:
+    """Record one ping; returns its number. Fast when nothing but timers change."""
+    p = plan(snap, signal, now)
+    if not changes_state(snap, p):
+        n = _write_fast(snap, signal, p, now)
+        if n is not None:
+            return n
+    from monitoring.heartbeats import actions  # the slow path: locks, re-decides, records state changes
+
+    return actions.apply_ping(snap.id, signal, now)
+
+
+def start_time_of_run(heartbeat_id: int, rid: uuid.UUID, now: dt.datetime) -> dt.datetime | None:
+    """When the run `rid` started, from the ping log (newest start with that id, within
+    MAX_DURATION)."""
+    return (Ping.objects.filter(heartbeat_id=heartbeat_id, kind=START, rid=rid,
+                                received_at__gte=now - schedule.MAX_DURATION)
+            .order_by("-n").values_list("received_at", flat=True).first())
+
+
+def duration_of(heartbeat_id: int, p: Plan, signal: Signal, now: dt.datetime) -> float | None:
+    if not p.look_up_start:
+        return p.duration
+    started = start_time_of_run(heartbeat_id, signal.rid, now)
+    return (now - started).total_seconds() if started else None
+
+
+def _dt(value):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _write_fast(snap: Snapshot, signal: Signal, p: Plan, now: dt.datetime) -> int | None:
+    """One conditional write; None when the heartbeat moved since the SELECT."""
+    heartbeat_table, _, ping_table, *_ = _tables()
+    duration = duration_of(snap.id, p, signal, now)
+    sets, params = ["n_pings = n_pings + 1"], []
+    where, where_params = ["id = %s", "status = %s"], [snap.id, snap.status]
+    if p.touches_run:
+        run = Heartbeat._meta.get_field("last_start_rid")
+        sets += ["last_ping_at = %s", "last_start_at = %s", "last_start_rid = %s", "next_sweep_at = %s"]
+        params += [_dt(p.last_ping_at), _dt(p.last_start_at), run.get_db_prep_value(p.last_start_rid, connection),
+                   _dt(p.next_sweep_at)]
+        if p.kind != START:
+            sets.append("last_duration = %s")
+            params.append(duration)
+        # The run the plan was made from must still be the one stored.
+        same = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
+        where.append(f"last_start_at {same} %s")
+        where_params.append(_dt(snap.last_start_at))
+    ping_columns = ("heartbeat_id, n, kind, exit_status, received_at, rid, method, scheme, remote_addr, "
+                    "user_agent, body, body_size, duration")
+    ping_values = [p.kind, signal.exit_status, _dt(now),
+                   Ping._meta.get_field("rid").get_db_prep_value(signal.rid, connection), signal.method[:10],
+                   signal.scheme[:10], signal.remote_addr[:45], signal.user_agent[:200],
+                   body_text(signal, snap.body_limit), signal.body_size, duration]
+    update = f"UPDATE {heartbeat_table} SET {', '.join(sets)} WHERE {' AND '.join(where)} RETURNING n_pings"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # One round trip: the insert reads the new counter from the update's RETURNING,
+            # and inserts nothing when the update matched no row.
+            cursor.execute(
+                f"WITH h AS ({update}) INSERT INTO {ping_table} ({ping_columns}) "
+                f"SELECT {snap.id}, h.n_pings, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM h RETURNING n",
+                params + where_params + ping_values)
+            row = cursor.fetchone()
+        return row[0] if row else None
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(update, params + where_params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        cursor.execute(f"INSERT INTO {ping_table} ({ping_columns}) VALUES (%s, %s, "
+                       "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", [snap.id, row[0], *ping_values])
+        return row[0]
+
+
+def with_status(snap: Snapshot, status: str) -> Snapshot:
+    return replace(snap, status=status)
