@@ -332,5 +332,13 @@ MONITORING_CHECK_THREADS = env_int("MONITORING_CHECK_THREADS", 64)
 MONITORING_TICK_SECONDS = env_int("MONITORING_TICK_SECONDS", 5)
 
 # --- oncall (schedules, escalation, paging) -------------------------------------------
+# Escalation and paging (docs/escalation.md). Links in notifications are absolute: the
+# address people reach Alertum at.
+ONCALL_BASE_URL = env_str("ALERTUM_BASE_URL", "http://127.0.0.1:8000")
+ONCALL_LINK_MAX_AGE = env_int("ONCALL_LINK_MAX_AGE", 24 * 3600)  # seconds an acknowledge/resolve link works
+ONCALL_PAGE_LEASE = env_int("ONCALL_PAGE_LEASE", 60)  # a page claimed longer ago than this is re-sent
+ONCALL_PAGE_MAX_ATTEMPTS = env_int("ONCALL_PAGE_MAX_ATTEMPTS", 8)
+# Kick a celery task at each due time (the beat ticks are the safety net under lost kicks).
+ONCALL_KICKS = env_bool("ONCALL_KICKS", True)
 
 # --- statuspages (public pages, subscribers) ------------------------------------------

@@ -13,6 +13,9 @@ TICKS: dict[str, tuple[str, int]] = {
     # Sweeps raw events a lost kick or a dead worker left pending, and retries failures.
     "intake.drain": ("incidents.tasks.drain_raw_events", 5),
     "intake.housekeeping": ("incidents.tasks.intake_housekeeping", 60),
+    # Escalation: fire due levels (kicks at due times make it prompt; this is the net).
+    "oncall.escalate": ("oncall.tasks.escalation_tick", 2),
+    "oncall.sweep_pages": ("oncall.tasks.sweep_pages", 5),
     # Runs for MONITORING_TICK_SECONDS, so back-to-back ticks keep checks within ~0.2 s of due.
     "monitoring.checks": ("monitoring.tasks.run_checks", 5),
     "monitoring.rollups": ("monitoring.tasks.roll_up_results", 60),

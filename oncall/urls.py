@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from oncall import views
 
 app_name = "oncall"
-urlpatterns: list = []
+
+urlpatterns = [
+    path("l/<str:token>/", views.page_link, name="page-link"),
+]
