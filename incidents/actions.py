@@ -7,7 +7,8 @@ early if nothing would change; checks permissions and domain rules (raising
 (merge appends one on each side); and registers side effects with on_commit: the live
 broadcast and, for the named lifecycle events, a signal from `incidents.signals`.
 
-Lock order, when more than one incident is involved (merge, relate): by ascending id.
+Lock order, when more than one incident is involved (merge, relate): by ascending id;
+an incident's playbook reminders after the incident (incidents/playbook/actions.py).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from incidents.models import (
     Urgency,
     UsersAffected,
 )
+from incidents.playbook import actions as playbook
 from incidents.severity import compute_severity
 
 Kind = TimelineEntry.Kind
@@ -201,6 +203,7 @@ def declare_incident(*, title: str, team: Team, actor: User | None, source: str,
         )
         incident.services.set(services)
         _copy_checklist(incident)
+        playbook.arm(incident, now=now)
         data = {"title": title, "severity": severity, "severity_reason": reason, "team": team.name,
                 "services": [s.name for s in services], "status": incident.status}
         if routing_rule is not None:
@@ -244,6 +247,8 @@ def change_status(incident: Incident | int, status: str, *, actor: User | None, 
             incident.acknowledged_at = now
             fields.append("acknowledged_at")
         incident.save(update_fields=fields)
+        if status == Status.RESOLVED:
+            playbook.skip_remaining(incident, reason="incident resolved", now=now)
         data = {"from": old, "to": status}
         if note:
             data["note"] = note
@@ -287,6 +292,7 @@ def reopen_incident(incident: Incident | int, *, actor: User | None, source: str
         incident.status = Status.TRIGGERED
         incident.resolved_at = None
         incident.save(update_fields=["status", "resolved_at"])
+        playbook.arm(incident)  # the playbook starts over from the reopen
         append_entry(incident, Kind.REOPENED, actor=actor, source=source, data={"reason": reason})
         signals.send_on_commit(signals.incident_reopened, incident_id=incident.pk,
                                actor_id=actor.pk if actor else None, source=source)
@@ -297,7 +303,8 @@ def reopen_incident(incident: Incident | int, *, actor: User | None, source: str
 
 def set_severity(incident: Incident | int, severity: str, *, reason: str, actor: User | None,
                  source: str) -> Incident:
-    """Override the severity; a person must say why. Adds the new severity's checklist."""
+    """Override the severity; a person must say why. Adds the new severity's checklist
+    and arms its playbook (upcoming steps of the old severity are skipped)."""
     _choice(severity, Severity, "severity")
     if actor is not None and not (reason or "").strip():
         raise Invalid("a reason is required to change the severity", field="reason")
@@ -311,6 +318,7 @@ def set_severity(incident: Incident | int, severity: str, *, reason: str, actor:
         incident.severity_reason = reason.strip()
         incident.save(update_fields=["severity", "severity_reason"])
         _copy_checklist(incident)
+        playbook.arm(incident)  # the new severity's steps, counted from now
         append_entry(incident, Kind.SEVERITY, actor=actor, source=source,
                      data={"from": old, "to": severity, "reason": reason.strip()})
         signals.send_on_commit(signals.incident_severity_changed, incident_id=incident.pk, old=old, new=severity,
@@ -567,6 +575,7 @@ def merge_incidents(duplicate: Incident | int, survivor: Incident | int, *, acto
         duplicate.status = Status.RESOLVED
         duplicate.resolved_at = duplicate.resolved_at or now
         duplicate.save(update_fields=["merged_into", "status", "resolved_at"])
+        playbook.skip_remaining(duplicate, reason=f"merged into {survivor.reference}", now=now)
         append_entry(duplicate, Kind.MERGED_INTO, actor=actor, source=source,
                      data={"into": survivor.reference, "into_id": survivor.pk})
         append_entry(survivor, Kind.MERGED, actor=actor, source=source,

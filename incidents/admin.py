@@ -11,7 +11,16 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from alertum.core.admin import AuditedAdminMixin, ReadOnlyAdminMixin, pretty_json
-from incidents.models import ChecklistItem, ChecklistTemplate, Incident, SeverityRule, TimelineEntry
+from incidents.models import (
+    ChecklistItem,
+    ChecklistTemplate,
+    Incident,
+    PlaybookStep,
+    PlaybookTemplate,
+    Reminder,
+    SeverityRule,
+    TimelineEntry,
+)
 from incidents.queries import visible_incidents
 
 # --- configuration --------------------------------------------------------------------------------
@@ -146,3 +155,54 @@ class TimelineEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 from incidents.intake import admin as _intake_admin  # noqa: E402,F401  (registers the intake admin)
+
+# --- response playbooks (incidents/playbook/) ----------------------------------------------------
+
+
+class PlaybookStepInline(admin.TabularInline):
+    """Steps in order; each saved through the audited save_config like the template."""
+
+    model = PlaybookStep
+    fields = ("position", "offset_minutes", "role", "text", "repeat_every_minutes")
+    extra = 1
+    ordering = ("position", "offset_minutes", "id")
+
+
+@admin.register(PlaybookTemplate)
+class PlaybookTemplateAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """One active playbook per severity. Incidents already armed keep their reminders:
+    edits apply to incidents declared (or re-graded) afterwards."""
+
+    list_display = ("name", "severity", "step_count", "grace_minutes", "active")
+    list_filter = ("severity", "active")
+    search_fields = ("name", "steps__text")
+    fields = ("name", "severity", "grace_minutes", "active")
+    inlines = [PlaybookStepInline]
+
+    @admin.display(description="Steps")
+    def step_count(self, template):
+        return template.steps.count()
+
+
+@admin.register(Reminder)
+class ReminderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every reminder and its e-mail, for support; marked done in the workspace or the API."""
+
+    list_display = ("incident_reference", "text", "occurrence", "role", "due_at", "state", "addressed_to",
+                    "notify_state")
+    list_filter = ("state", "notify_state", "role", "severity")
+    list_select_related = ("incident", "addressed_to")
+    search_fields = ("text", "incident__title")
+    fields = ("incident", "step", "occurrence", "severity", "role", "text", "repeat_every_minutes", "due_at",
+              "state", "fired_at", "addressed_to", "done_at", "done_by", "skipped_at", "skip_reason",
+              "notify_state", "notify_attempts", "notify_next_at", "notified_at", "notify_error",
+              "notify_message_id")
+    readonly_fields = fields
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(incident__in=visible_incidents(request.user))
+
+    @admin.display(description="Incident", ordering="incident__number")
+    def incident_reference(self, reminder):
+        return reminder.incident.reference

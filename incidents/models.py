@@ -1,6 +1,9 @@
 """Incidents, their append-only timeline, checklists, evidence and severity rules."""
 
+from datetime import timedelta
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -209,6 +212,8 @@ class TimelineEntry(models.Model):
         CHANGE = "change.event", "Change event"
         NOTIFICATION = "notification", "Notification"
         NOTE = "note", "System note"
+        REMINDER_DUE = "reminder.due", "Playbook reminder"
+        REMINDER_DONE = "reminder.done", "Playbook step done"
 
     class Visibility(models.TextChoices):
         INTERNAL = "internal", "Internal"
@@ -626,3 +631,135 @@ class ChangeEvent(models.Model):
 
     def __str__(self):
         return self.summary
+
+
+# --- playbooks: response reminders per severity (incidents/playbook/) -------------------------
+
+class PlaybookTemplate(models.Model):
+    """The response playbook of one severity: ordered steps, each a reminder to a role
+    holder at an offset from the moment the incident got this severity. One active
+    template per severity; reminders copy their step, so editing a template changes only
+    incidents armed afterwards."""
+
+    name = models.CharField(max_length=100)
+    severity = models.CharField(max_length=2, choices=Severity.choices)
+    grace_minutes = models.PositiveSmallIntegerField(
+        default=10, validators=[MaxValueValidator(24 * 60)],
+        help_text="A due step not done after this many minutes shows as overdue.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["severity", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["severity"], condition=models.Q(active=True),
+                                    name="playbook_one_active_per_severity",
+                                    violation_error_message="another active playbook has this severity"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.severity})"
+
+
+class PlaybookStep(models.Model):
+    template = models.ForeignKey(PlaybookTemplate, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(default=0)
+    offset_minutes = models.PositiveIntegerField(
+        validators=[MaxValueValidator(7 * 24 * 60)], help_text="Minutes after the incident got this severity.")
+    role = models.CharField(max_length=20, choices=IncidentRole.choices,
+                            help_text="Whose step it is; 'Engineering responder' means any responder.")
+    text = models.CharField(max_length=300)
+    repeat_every_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)],
+        help_text="Blank: once. Otherwise the step comes back this often until the incident is resolved.")
+
+    class Meta:
+        ordering = ["template_id", "position", "offset_minutes", "id"]
+
+    def __str__(self):
+        return f"+{self.offset_minutes} min {self.get_role_display()}: {self.text}"
+
+
+class Reminder(models.Model):
+    """One occurrence of a playbook step on one incident, and the durable row of its
+    e-mail: (incident, step, occurrence) is unique, so neither a second worker nor a
+    retried tick creates or sends it twice.
+
+    state: upcoming (not yet due) -> due (the tick put it on the timeline) -> done, or
+    skipped (the incident was resolved, or its severity changed before the step came up).
+    notify_state: "" (nobody to e-mail) / pending -> sending -> sent | failed | cancelled.
+    """
+
+    class State(models.TextChoices):
+        UPCOMING = "upcoming", "Upcoming"
+        DUE = "due", "Due"
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Skipped"
+
+    class NotifyState(models.TextChoices):
+        NONE = "", "Not e-mailed"
+        PENDING = "pending", "Waiting to be e-mailed"
+        SENDING = "sending", "Being e-mailed"
+        SENT = "sent", "E-mailed"
+        FAILED = "failed", "E-mail failed"
+        CANCELLED = "cancelled", "E-mail not needed any more"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="reminders")
+    step = models.ForeignKey(PlaybookStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="reminders")
+    occurrence = models.PositiveIntegerField(default=1)
+    # A copy of the step as it was when the incident was armed.
+    severity = models.CharField(max_length=2, choices=Severity.choices)
+    role = models.CharField(max_length=20, choices=IncidentRole.choices)
+    text = models.CharField(max_length=300)
+    repeat_every_minutes = models.PositiveIntegerField(null=True, blank=True)
+    grace_minutes = models.PositiveSmallIntegerField(default=10)
+
+    due_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.UPCOMING)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    addressed_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    skipped_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=200, blank=True)
+
+    notify_state = models.CharField(max_length=10, choices=NotifyState.choices, default=NotifyState.NONE,
+                                    blank=True)
+    notify_attempts = models.PositiveSmallIntegerField(default=0)
+    notify_next_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    notify_error = models.CharField(max_length=500, blank=True)
+    notify_message_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["incident_id", "due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "step", "occurrence"], name="reminder_unique_occurrence"),
+        ]
+        indexes = [
+            # The tick: upcoming reminders whose due_at has passed, oldest first.
+            models.Index(fields=["state", "due_at"], name="reminder_due"),
+            # The e-mail sweep: pending or stuck-sending rows whose next attempt is due.
+            models.Index(fields=["notify_state", "notify_next_at"], name="reminder_notify_due"),
+        ]
+
+    def __str__(self):
+        return f"{self.text} #{self.occurrence} ({self.state})"
+
+    @property
+    def overdue_at(self):
+        return self.due_at + timedelta(minutes=self.grace_minutes)
+
+    def shown_state(self, now=None) -> str:
+        """What the workspace shows: upcoming, due, overdue (due and not done after the
+        grace), done or skipped. Computed from the clock, so a step counts as due the
+        moment due_at passes even if the tick has not run yet."""
+        if self.state in (self.State.DONE, self.State.SKIPPED):
+            return self.state
+        now = now or timezone.now()
+        if now < self.due_at:
+            return "upcoming"
+        return "due" if now < self.overdue_at else "overdue"

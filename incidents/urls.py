@@ -1,6 +1,7 @@
 from django.urls import path
 
 from incidents import views
+from incidents.playbook import views as playbook_views
 
 app_name = "incidents"
 
@@ -23,4 +24,6 @@ urlpatterns = [
     path("<int:pk>/checklist/<int:item_id>/", views.tick, name="tick"),
     path("<int:pk>/evidence/", views.upload_evidence, name="evidence-upload"),
     path("<int:pk>/evidence/<int:evidence_id>/", views.evidence_file, name="evidence"),
+    path("<int:pk>/reminders/", playbook_views.reminders_panel, name="reminders"),
+    path("<int:pk>/reminders/<int:reminder_id>/done/", playbook_views.mark_done, name="reminder-done"),
 ]

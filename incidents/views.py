@@ -53,6 +53,7 @@ from incidents.models import (
     Status,
     TimelineEntry,
 )
+from incidents.playbook.queries import shown_reminders
 
 Kind = TimelineEntry.Kind
 PAGE_SIZES = (10, 25, 50, 100)
@@ -130,6 +131,8 @@ def decorate_entries(incident, entries, pinned: set[int]) -> list[TimelineEntry]
                 entry.excerpt = _excerpt(entry.evidence)
         elif entry.kind == Kind.DECLARED:
             entry.severity_label = _label(Severity, data.get("severity"))
+        elif entry.kind in (Kind.REMINDER_DUE, Kind.REMINDER_DONE):
+            entry.role_label = _label(IncidentRole, data.get("role"))
     return entries
 
 
@@ -162,6 +165,7 @@ def workspace_state(user, incident) -> dict:
         "responders": list(incident.responders.all()),
         "checklist": checklist,
         "checklist_done": sum(1 for item in checklist if item.done_at),
+        "reminders": shown_reminders(incident),
         "timers": _timers(incident, timezone.now()),
         "may_respond": may_respond,
         "may_command": may_command,
