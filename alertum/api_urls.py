@@ -5,5 +5,6 @@ urlpatterns = [
     path("", include("alertum.core.api_urls")),
     path("", include("monitoring.api_urls")),
     path("", include("oncall.api_urls")),
+    path("", include("oncall.schedules.api_urls")),
     path("", include("statuspages.api_urls")),
 ]

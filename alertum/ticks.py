@@ -13,6 +13,8 @@ TICKS: dict[str, tuple[str, int]] = {
     # Sweeps raw events a lost kick or a dead worker left pending, and retries failures.
     "intake.drain": ("incidents.tasks.drain_raw_events", 5),
     "intake.housekeeping": ("incidents.tasks.intake_housekeeping", 60),
+    # On-call handoffs due by Schedule.next_handoff_at (SKIP LOCKED), then stuck handoff summaries.
+    "schedules.handoff": ("oncall.schedules.tasks.handoff_tick", 30),
     # Response playbook reminders come due to the minute; 15 s keeps them close to it.
     "playbook.remind": ("incidents.tasks.playbook_tick", 15),
     # Escalation: fire due levels (kicks at due times make it prompt; this is the net).

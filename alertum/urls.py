@@ -17,6 +17,7 @@ urlpatterns = [
     path("integrations/", include("incidents.intake.urls")),
     path("monitors/", include("monitoring.urls")),
     path("ping/", include("monitoring.heartbeats.ping_urls")),
+    path("oncall/schedules/", include("oncall.schedules.urls")),
     path("oncall/", include("oncall.urls")),
     path("status-pages/", include("statuspages.urls")),
     path("status/", include("statuspages.public_urls")),

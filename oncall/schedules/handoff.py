@@ -187,6 +187,13 @@ def send_handoff(handoff_id: int, now: dt.datetime | None = None) -> str | None:
     return handoff.status
 
 
+def requeue(handoff: Handoff) -> None:
+    """Send a summary again (admin): back to pending, queued after commit."""
+    with transaction.atomic():
+        Handoff.objects.filter(pk=handoff.pk).update(status=Handoff.Status.PENDING, next_attempt_at=timezone.now())
+        _enqueue(handoff.pk)
+
+
 def resend_stuck(now: dt.datetime) -> int:
     """Re-queue summaries whose retry is due, whose task was lost, or whose worker died."""
     ids = list(Handoff.objects.filter(

@@ -73,6 +73,14 @@ class Layer(models.Model):
     def __str__(self):
         return f"{self.schedule}: {self.name}"
 
+    @property
+    def participant_users(self) -> list:
+        return [p.user for p in self.participants.all()]
+
+    @property
+    def restriction_list(self) -> list:
+        return list(self.restrictions.all())
+
 
 class Participant(models.Model):
     """A person's turn in a layer; the same person may take several turns."""

@@ -83,6 +83,11 @@ def _layers(schedule: Schedule):
     return cached
 
 
+def layers_of(schedule: Schedule) -> list[Layer]:
+    """The schedule's layers with participants and restrictions (cached on the instance)."""
+    return _layers(schedule)
+
+
 def forget(schedule: Schedule) -> None:
     """Drop the layers cached on this instance (after an edit)."""
     schedule.__dict__.pop("_rotation_layers", None)
@@ -206,3 +211,15 @@ def shifts_of_user(user: User, start: dt.datetime, end: dt.datetime, schedules=N
                 out.append((schedule, Shift(user, seg.start, seg.end, seg.source)))
     out.sort(key=lambda pair: (pair[1].start, pair[0].pk))
     return out
+
+
+WIDGET_LIMIT = 12
+
+
+def on_call_widget(user, at: dt.datetime) -> list[OnCallNow]:
+    """The dashboard's "on call now": the user's own schedules first, then the rest of
+    their teams', at most WIDGET_LIMIT."""
+    schedules = list(schedules_visible_to(user).order_by("team__name", "name")[:100])
+    mine = set(schedules_for_user(user).values_list("pk", flat=True)) if user.is_authenticated else set()
+    schedules.sort(key=lambda s: (s.pk not in mine, s.team.name, s.name))
+    return [on_call_now(s, at) for s in schedules[:WIDGET_LIMIT]]
