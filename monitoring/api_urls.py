@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+"""/api/v1/monitors/: monitors CRUD, pause/resume/test, results, uptime and latency series."""
 
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from monitoring import api
+
+router = SimpleRouter()
+router.register("monitors", api.MonitorViewSet, basename="api-monitor")
+
+urlpatterns = router.urls

@@ -1,0 +1,200 @@
+"""Monitor pages: overview (live by htmx poll), detail, create / edit with "test now",
+pause / resume / delete, and the public SVG badge. Thin: queries read, actions write."""
+
+from datetime import timedelta
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, HttpResponseNotFound
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from alertum.core.errors import DomainError
+from alertum.core.models import Door, Role, Service
+from alertum.core.permissions import is_admin, teams_with_role
+from monitoring import actions, badge, queries
+from monitoring.forms import FilterForm, MonitorForm
+from monitoring.models import Monitor
+
+FIELDS = ["service", "name", "kind", "config", "interval_seconds", "timeout_seconds", "failure_threshold",
+          "success_threshold", "rules", "anomaly_sensitivity"]
+
+
+def _who(request) -> dict:
+    return {"actor": request.user, "source": Door.WEB, "ip_address": request.META.get("REMOTE_ADDR") or None}
+
+
+def page_view(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except DomainError as exc:
+            return render(request, "incidents/error.html", {"message": exc.message, "status": exc.status_code,
+                                                            "back_url": "/monitors/", "back_label": "Back to monitors"},
+                          status=exc.status_code)
+
+    return login_required(wrapper)
+
+
+def _percent(value) -> str:
+    return "no data" if value is None else f"{value * 100:.2f}%"
+
+
+def _configurable_services(user):
+    if is_admin(user):
+        return Service.objects.all()
+    return Service.objects.filter(owner_team_id__in=teams_with_role(user, Role.RESPONDER))
+
+
+def overview_rows(user, filters: dict):
+    monitors = list(queries.list_monitors(user, **filters))
+    ids = [m.pk for m in monitors]
+    availability = queries.availability_from_rollups(ids, days=90)
+    for monitor in monitors:
+        monitor.availability_90d = availability.get(monitor.pk)
+        monitor.availability_text = _percent(monitor.availability_90d)
+    counts = {state: 0 for state in Monitor.State.values}
+    for monitor in monitors:
+        counts[monitor.state] += 1
+    return monitors, counts
+
+
+def _filters(request):
+    form = FilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    service = data.get("service")
+    return form, {"service": service.slug if service else None, "state": data.get("state") or None,
+                  "q": data.get("q") or None}
+
+
+@page_view
+@require_GET
+def overview(request):
+    form, filters = _filters(request)
+    monitors, counts = overview_rows(request.user, filters)
+    template = "monitoring/_overview_rows.html" if request.headers.get("HX-Request") else "monitoring/overview.html"
+    return render(request, template, {"form": form, "monitors": monitors, "counts": counts,
+                                      "query": request.GET.urlencode(),
+                                      "can_create": _configurable_services(request.user).exists()})
+
+
+def _chart(points, width=600, height=120):
+    """An inline SVG polyline of p50 latency (and p95 as a lighter line)."""
+    values = [p for p in points if p["p50"] is not None]
+    if len(values) < 2:
+        return None
+    top = max(p["p95"] or p["p50"] for p in values) or 1
+    t0, t1 = values[0]["at"].timestamp(), values[-1]["at"].timestamp()
+    span = (t1 - t0) or 1
+
+    def line(key):
+        return " ".join(f"{(p['at'].timestamp() - t0) / span * width:.1f},{height - (p[key] or 0) / top * height:.1f}"
+                        for p in values)
+
+    return {"width": width, "height": height, "p50": line("p50"), "p95": line("p95"), "top": top}
+
+
+@page_view
+@require_GET
+def detail(request, pk):
+    monitor = queries.get_monitor_for_user(request.user, pk)
+    now = timezone.now()
+    uptime = {label: _percent(queries.uptime_between([monitor.pk], now - timedelta(days=days), now)[monitor.pk])
+              for label, days in (("24 h", 1), ("7 d", 7), ("30 d", 30), ("90 d", 90))}
+    points = queries.latency_series(monitor, now - timedelta(hours=24), now)
+    return render(request, "monitoring/detail.html", {
+        "monitor": monitor, "uptime": uptime, "chart": _chart(points), "failures": queries.recent_failures(monitor),
+        "changes": monitor.status_changes.all()[:20], "badge_url": request.build_absolute_uri(badge.url(monitor)),
+        "can_edit": actions.may_configure(request.user, monitor.service),
+        "heartbeat_panel": _heartbeat_panel(request, monitor)})
+
+
+def _heartbeat_panel(request, monitor) -> str:
+    """The heartbeats app's ping log panel, once that app ships its template tag."""
+    from importlib.util import find_spec
+
+    if monitor.kind != Monitor.Kind.HEARTBEAT:
+        return ""
+    try:
+        if find_spec("monitoring.heartbeats.templatetags.heartbeats") is None:
+            return ""
+    except ModuleNotFoundError:
+        return ""
+    from django.template import RequestContext, Template
+
+    template = Template("{% load heartbeats %}{% heartbeat_panel monitor %}")
+    return template.render(RequestContext(request, {"monitor": monitor}))
+
+
+def _form_page(request, form, monitor=None, outcome=None, status=200):
+    return render(request, "monitoring/form.html", {"form": form, "monitor": monitor, "outcome": outcome},
+                  status=status)
+
+
+def _save(request, monitor=None):
+    services = _configurable_services(request.user)
+    if request.method != "POST":
+        initial = {f: getattr(monitor, f) for f in FIELDS} if monitor else {}
+        if monitor:
+            initial["service"] = monitor.service.slug
+        return _form_page(request, MonitorForm(initial=initial, services=services), monitor)
+    form = MonitorForm(request.POST, services=services)
+    if not form.is_valid():
+        return _form_page(request, form, monitor, status=422)
+    values = form.cleaned_data
+    try:
+        if "test" in request.POST:
+            return _form_page(request, form, monitor, outcome=actions.test_now(values, actor=request.user))
+        if monitor is None:
+            monitor = actions.create_monitor(**values, **_who(request))
+        else:
+            monitor = actions.update_monitor(monitor, **values, **_who(request))
+    except DomainError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _form_page(request, form, monitor, status=exc.status_code)
+    return redirect("monitors:detail", monitor.pk)
+
+
+@page_view
+def create(request):
+    return _save(request)
+
+
+@page_view
+def edit(request, pk):
+    return _save(request, queries.get_monitor_for_user(request.user, pk))
+
+
+@page_view
+@require_POST
+def pause(request, pk):
+    actions.pause_monitor(queries.get_monitor_for_user(request.user, pk), **_who(request))
+    return redirect("monitors:detail", pk)
+
+
+@page_view
+@require_POST
+def resume(request, pk):
+    actions.resume_monitor(queries.get_monitor_for_user(request.user, pk), **_who(request))
+    return redirect("monitors:detail", pk)
+
+
+@page_view
+@require_POST
+def delete(request, pk):
+    actions.delete_monitor(queries.get_monitor_for_user(request.user, pk), **_who(request))
+    return redirect("monitors:overview")
+
+
+@require_GET
+def badge_svg(request, token):
+    """Public: anyone with the signed link sees the monitor's name and state, nothing else."""
+    monitor_id = badge.monitor_id(token)
+    monitor = Monitor.objects.filter(pk=monitor_id).only("name", "state").first() if monitor_id else None
+    if monitor is None:
+        return HttpResponseNotFound("unknown badge", content_type="text/plain")
+    response = HttpResponse(badge.svg(monitor.name, monitor.state), content_type="image/svg+xml")
+    response["Cache-Control"] = "max-age=30"
+    return response
