@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "statuspages.middleware.StatusPageMiddleware",  # custom domains; cached public pages before sessions
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -342,3 +343,6 @@ ONCALL_PAGE_MAX_ATTEMPTS = env_int("ONCALL_PAGE_MAX_ATTEMPTS", 8)
 ONCALL_KICKS = env_bool("ONCALL_KICKS", True)
 
 # --- statuspages (public pages, subscribers) ------------------------------------------
+# Absolute links in subscriber e-mails and webhooks, and the scheme of custom domains.
+STATUSPAGES_BASE_URL = env_str("STATUSPAGES_BASE_URL", "http://127.0.0.1:8000")
+STATUSPAGES_DOMAIN_SCHEME = env_str("STATUSPAGES_DOMAIN_SCHEME", "https")

@@ -15,17 +15,20 @@ TICKS: dict[str, tuple[str, int]] = {
     "intake.housekeeping": ("incidents.tasks.intake_housekeeping", 60),
     # On-call handoffs due by Schedule.next_handoff_at (SKIP LOCKED), then stuck handoff summaries.
     "schedules.handoff": ("oncall.schedules.tasks.handoff_tick", 30),
-    # Response playbook reminders come due to the minute; 15 s keeps them close to it.
-    "playbook.remind": ("incidents.tasks.playbook_tick", 15),
-    # Escalation: fire due levels (kicks at due times make it prompt; this is the net).
-    "oncall.escalate": ("oncall.tasks.escalation_tick", 2),
-    "oncall.sweep_pages": ("oncall.tasks.sweep_pages", 5),
+    # Status pages: maintenance moves and reminders, statuses derived from monitors; notice delivery retries.
+    "statuspages.tick": ("statuspages.tasks.tick", 10),
+    "statuspages.deliver": ("statuspages.tasks.deliver_due", 10),
     # Runs for MONITORING_TICK_SECONDS, so back-to-back ticks keep checks within ~0.2 s of due.
     "monitoring.checks": ("monitoring.tasks.run_checks", 5),
     "monitoring.rollups": ("monitoring.tasks.roll_up_results", 60),
     # Heartbeats past their late or down time (claimed by next_sweep_at); ping-log pruning.
     "heartbeats.sweep": ("monitoring.heartbeats.tasks.sweep_heartbeats", 15),
     "heartbeats.prune": ("monitoring.heartbeats.tasks.prune_pings", 600),
+    # Escalation: fire due levels (kicks at due times make it prompt; this is the net).
+    "oncall.escalate": ("oncall.tasks.escalation_tick", 2),
+    "oncall.sweep_pages": ("oncall.tasks.sweep_pages", 5),
+    # Response playbook reminders come due to the minute; 15 s keeps them close to it.
+    "playbook.remind": ("incidents.tasks.playbook_tick", 15),
 }
 
 _PREFIX = "alertum:"
