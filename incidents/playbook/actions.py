@@ -188,7 +188,12 @@ def _schedule_next(reminder: Reminder, now) -> Reminder | None:
     fell behind by more than a period, the first such time still ahead (a worker down
     for hours does not bring a burst of stale reminders)."""
     every = reminder.repeat_every_minutes
-    if not every or reminder.step_id is None:
+    if not every:
+        return None
+    # A step deleted from its template since (step_id now null) keeps repeating from the
+    # reminder's copy; the caller's incident lock keeps the check-then-create single.
+    if Reminder.objects.filter(incident_id=reminder.incident_id, step_id=reminder.step_id, text=reminder.text,
+                               occurrence=reminder.occurrence + 1).exists():
         return None
     period = timedelta(minutes=every)
     due = reminder.due_at + period

@@ -342,3 +342,16 @@ def test_workers_racing_over_the_same_due_reminders_fire_each_exactly_once(clock
         assert texts == sorted(step["text"] for step in ISSUE_P1)
         repeats = Reminder.objects.filter(incident=incident, text="Re-evaluate the severity")
         assert sorted(repeats.values_list("occurrence", "state")) == [(1, "due"), (2, "upcoming")]
+
+
+def test_editing_the_template_leaves_armed_incidents_as_they_were(p1, clock, p1_playbook):
+    playbook.update_template(p1_playbook, steps=[{"offset_minutes": 5, "role": "liaison", "text": "Call legal"}],
+                             actor=None, source=Door.SYSTEM)
+    assert [r.text for r in reminders(p1)] == [step["text"] for step in ISSUE_P1]
+    clock.shift(dt.timedelta(minutes=60))
+    playbook.fire_due_reminders()
+    # The repeating step lost its template row, not its repeat.
+    again = Reminder.objects.get(incident=p1, text="Re-evaluate the severity", state="upcoming")
+    assert (again.step_id, again.occurrence, again.due_at) == (None, 2, T0 + dt.timedelta(minutes=120))
+    playbook.fire_due_reminders()
+    assert Reminder.objects.filter(incident=p1, text="Re-evaluate the severity").count() == 2

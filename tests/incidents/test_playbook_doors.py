@@ -252,3 +252,49 @@ def test_admin_shows_reminders_read_only(p1, client, cast):
     assert "Confirm the scope of the impact" in response.content.decode()
     row = Reminder.objects.filter(incident=p1).first()
     assert client.post(reverse("admin:incidents_reminder_change", args=[row.pk]), {"state": "done"}).status_code == 403
+
+
+def test_panel_times_are_in_the_viewers_time_zone(p1, client, cast):
+    login(client, cast["alice"])  # Europe/Amsterdam: 09:15 UTC is 10:15 CET
+    html = panel(client.get(reverse("incidents:workspace", args=[p1.pk])).content.decode())
+    assert 'due <time datetime="2026-03-02T10:15:00+01:00">10:15 CET</time>' in html
+
+
+def test_the_tick_is_declared_for_beat():
+    from alertum import ticks
+
+    assert ticks.TICKS["playbook.remind"] == ("incidents.tasks.playbook_tick", 15)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_open_workspace_gets_the_due_step_live(p1, clock, cast, settings):
+    """Through the real ASGI stack: the tick's entry is pushed with the playbook panel."""
+    from asgiref.sync import async_to_sync
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+    from django.test import Client
+
+    from alertum.asgi import application
+    from incidents.consumers import clear_shared_renders
+
+    settings.CHANNEL_LAYERS = {**settings.CHANNEL_LAYERS}
+    clear_shared_renders()
+    browser = Client()
+    browser.force_login(cast["alice"])
+    headers = [(b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode()),
+               (b"origin", b"http://testserver")]
+    clock.shift(dt.timedelta(minutes=15))
+
+    async def scenario():
+        ws = WebsocketCommunicator(application, f"/ws/incidents/{p1.pk}/", headers=headers)
+        assert (await ws.connect(timeout=5))[0]
+        await ws.send_json_to({"last_seq": 1})
+        await database_sync_to_async(playbook.tick)()
+        pushed = await ws.receive_from(timeout=5)
+        await ws.disconnect()
+        return pushed
+
+    pushed = async_to_sync(scenario)()
+    assert "Playbook: <strong>Confirm the scope of the impact</strong>" in pushed
+    assert re.search(r'<section id="incident-reminders"[^>]*hx-swap-oob="true"', pushed)
+    assert states(panel(pushed))["Confirm the scope of the impact"] == "due"
