@@ -2,9 +2,11 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from incidents.views import open_incidents_context
+from oncall.schedules.queries import on_call_widget
 
 
 def livez(request):
@@ -24,4 +26,6 @@ def healthz(request):
 @require_GET
 def dashboard(request):
     """Open incidents by severity; kept fresh over ws/dashboard/ (incidents.consumers)."""
-    return render(request, "dashboard.html", open_incidents_context(request.user))
+    context = open_incidents_context(request.user)
+    context["on_call_now"] = on_call_widget(request.user, timezone.now())
+    return render(request, "dashboard.html", context)
