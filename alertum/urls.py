@@ -15,6 +15,7 @@ urlpatterns = [
     path("settings/", include("alertum.core.urls")),
     path("api/v1/", include("alertum.api_urls")),
     path("integrations/", include("incidents.intake.urls")),
+    path("monitors/heartbeats/", include("monitoring.heartbeats.urls")),
     path("monitors/", include("monitoring.urls")),
     path("ping/", include("monitoring.heartbeats.ping_urls")),
     path("oncall/schedules/", include("oncall.schedules.urls")),

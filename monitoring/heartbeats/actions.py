@@ -151,6 +151,7 @@ def pause_heartbeat(heartbeat: Heartbeat, *, actor, source: str, ip_address=None
         heartbeat.last_start_at = heartbeat.last_start_rid = heartbeat.next_sweep_at = None
         heartbeat.save(update_fields=["status", "last_start_at", "last_start_rid", "next_sweep_at", "updated_at"])
         monitoring.pause_monitor(heartbeat.monitor, actor=actor, source=source, ip_address=ip_address)
+        heartbeat.monitor.refresh_from_db()
     return heartbeat
 
 
@@ -167,6 +168,7 @@ def resume_heartbeat(heartbeat: Heartbeat, *, actor, source: str, ip_address=Non
         heartbeat.save(update_fields=["status", "last_ping_at", "last_start_at", "last_start_rid",
                                       "next_sweep_at", "updated_at"])
         monitoring.resume_monitor(heartbeat.monitor, actor=actor, source=source, ip_address=ip_address)
+        heartbeat.monitor.refresh_from_db()
     return heartbeat
 
 
@@ -207,6 +209,8 @@ def delete_ping_key(key: PingKey, *, actor, source: str, ip_address=None) -> Non
     with transaction.atomic():
         text, pk = str(key), key.pk
         key.delete()
+        # Other processes drop their cached lookup within pings.CACHE_SECONDS.
+        transaction.on_commit(pings.forget)
         audit.record("pingkey.deleted", None, actor=actor, source=source, ip_address=ip_address,
                      object_type=PingKey._meta.label_lower, object_repr=text, changes={"id": pk})
 

@@ -22,6 +22,7 @@ from monitoring.models import Monitor
 
 SLUG_PATTERN = r"^[a-z0-9_-]+$"
 ONE_YEAR = 365 * 24 * 3600
+BODY_LIMIT_MAX = 100_000
 
 
 def validate_cron(value: str) -> None:
@@ -74,7 +75,7 @@ class Heartbeat(models.Model):
     manual_resume = models.BooleanField(
         default=False, help_text="When paused, ignore pings until someone resumes it by hand.")
     body_limit = models.PositiveIntegerField(
-        default=10_000, validators=[MaxValueValidator(100_000)],
+        default=10_000, validators=[MaxValueValidator(BODY_LIMIT_MAX)],
         help_text="Bytes of each ping's body kept in the ping log (0 keeps none).")
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)

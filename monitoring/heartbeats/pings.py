@@ -14,9 +14,11 @@ change (alert raised or resolved through intake).
 """
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass, replace
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from monitoring.heartbeats import schedule
@@ -61,6 +63,7 @@ class Snapshot:
     last_ping_at: dt.datetime | None
     last_start_at: dt.datetime | None
     last_start_rid: uuid.UUID | None
+    updated_at: dt.datetime
     monitor_paused: bool
 
     @property
@@ -89,7 +92,7 @@ class Snapshot:
 
 
 SNAPSHOT_FIELDS = ("id", "monitor_id", "status", "schedule", "period_seconds", "grace_seconds", "cron", "time_zone",
-                   "manual_resume", "body_limit", "last_ping_at", "last_start_at", "last_start_rid")
+                   "manual_resume", "body_limit", "last_ping_at", "last_start_at", "last_start_rid", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -168,18 +171,68 @@ _COLUMNS = ", ".join(f"h.{name}" for name in SNAPSHOT_FIELDS) + ", m.is_paused"
 def _snapshot(row) -> Snapshot:
     values = dict(zip(SNAPSHOT_FIELDS, row[:-1], strict=True))
     fields = Heartbeat._meta
-    for name in ("last_ping_at", "last_start_at"):  # SQLite hands back text
-        values[name] = fields.get_field(name).to_python(values[name])
+    for name in ("last_ping_at", "last_start_at", "updated_at"):  # SQLite hands back naive UTC
+        value = fields.get_field(name).to_python(values[name])
+        values[name] = value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
     values["last_start_rid"] = fields.get_field("last_start_rid").to_python(values["last_start_rid"])
-    if values["last_ping_at"] is not None and values["last_ping_at"].tzinfo is None:
-        values["last_ping_at"] = values["last_ping_at"].replace(tzinfo=dt.UTC)
-    if values["last_start_at"] is not None and values["last_start_at"].tzinfo is None:
-        values["last_start_at"] = values["last_start_at"].replace(tzinfo=dt.UTC)
     return Snapshot(**values, monitor_paused=bool(row[-1]))
 
 
 def _prep_uuid(value: uuid.UUID):
     return Heartbeat._meta.get_field("uuid").get_db_prep_value(value, connection)
+
+
+def find_by_id(pk: int) -> Snapshot | None:
+    heartbeat, monitor, *_ = _tables()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_COLUMNS} FROM {heartbeat} h JOIN {monitor} m ON m.id = h.monitor_id "
+                       "WHERE h.id = %s", [pk])
+        row = cursor.fetchone()
+    return _snapshot(row) if row else None
+
+
+# Heartbeats by uuid (and by key + slug), per process, for a few seconds, as intake caches
+# its integrations: the lookup was half a ping's database time. Only the settings are used
+# from the cache; the steady-state write re-checks the state and `updated_at` (bumped by
+# every settings change and state change), so a stale entry never decides anything.
+CACHE_SECONDS = 10
+ASYNC_COMMIT = getattr(settings, "HEARTBEAT_PING_ASYNC_COMMIT", True)
+_cache: dict[tuple, tuple[float, object]] = {}
+
+
+def _cached(key: tuple, load):
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    value = load()
+    if len(_cache) > 50_000:  # wrong URLs must not grow it without bound
+        forget()
+    _cache[key] = (now, value)  # misses too: a wrong URL must not cost a query each time
+    for snap in value if isinstance(value, list) else [value] if value else []:
+        _keys_of.setdefault(snap.id, set()).add(key)
+    return value
+
+
+_keys_of: dict[int, set[tuple]] = {}
+
+
+def forget(heartbeat_id: int | None = None) -> None:
+    """Drop this process's cached lookups: of one heartbeat (its state moved on), or all."""
+    if heartbeat_id is None:
+        _cache.clear()
+        _keys_of.clear()
+        return
+    for key in _keys_of.pop(heartbeat_id, ()):
+        _cache.pop(key, None)
+
+
+def cached_by_uuid(code: uuid.UUID) -> Snapshot | None:
+    return _cached(("uuid", code), lambda: find_by_uuid(code))
+
+
+def cached_by_slug(ping_key: str, slug: str) -> list[Snapshot]:
+    return _cached(("slug", PingKey.hash_key(ping_key), slug), lambda: find_by_slug(ping_key, slug))
 
 
 def find_by_uuid(code: uuid.UUID) -> Snapshot | None:
@@ -209,8 +262,18 @@ def body_text(signal: Signal, limit: int) -> str:
     return signal.body[:limit].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
-def receive(snap: Snapshot, signal: Signal, now: dt.datetime) -> int:
-    """Record one ping; returns its number. Fast when nothing but timers change."""
+def receive(snap: Snapshot, signal: Signal, now: dt.datetime, *, cached: bool = False) -> int | None:
+    """Record one ping; returns its number (None: the heartbeat is gone). With a snapshot
+    from the cache, a success or log ping to an up heartbeat is one statement; anything
+    else reads the heartbeat first."""
+    if cached:
+        n = _write_steady(snap, signal, now)
+        if n is not None:
+            return n
+        forget(snap.id)  # the next ping caches it afresh
+        snap = find_by_id(snap.id)
+        if snap is None:
+            return None
     p = plan(snap, signal, now)
     if not changes_state(snap, p):
         n = _write_fast(snap, signal, p, now)
@@ -240,9 +303,24 @@ def _dt(value):
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _write_fast(snap: Snapshot, signal: Signal, p: Plan, now: dt.datetime) -> int | None:
-    """One conditional write; None when the heartbeat moved since the SELECT."""
-    heartbeat_table, _, ping_table, *_ = _tables()
+def _write_steady(cached: Snapshot, signal: Signal, now: dt.datetime) -> int | None:
+    """The usual ping, in one statement, planned from cached settings on the assumption
+    that the heartbeat is up, not running, not paused and unchanged since it was cached;
+    the statement's WHERE checks exactly that. None when the assumption does not hold."""
+    is_success = signal.action == SUCCESS and not signal.exit_status
+    if not (is_success or (signal.action == LOG and signal.exit_status is None)):
+        return None
+    steady = replace(cached, status=UP, last_start_at=None, last_start_rid=None, monitor_paused=False)
+    p = plan(steady, signal, now)
+    if changes_state(steady, p) or p.look_up_start:
+        return None
+    return _write_fast(steady, signal, p, now, where_unchanged=cached.updated_at)
+
+
+def _write_fast(snap: Snapshot, signal: Signal, p: Plan, now: dt.datetime, where_unchanged=None) -> int | None:
+    """One conditional write; None when the heartbeat moved since the SELECT (or, with
+    `where_unchanged`, since it was cached, or its monitor is paused)."""
+    heartbeat_table, monitor_table, ping_table, *_ = _tables()
     duration = duration_of(snap.id, p, signal, now)
     sets, params = ["n_pings = n_pings + 1"], []
     where, where_params = ["id = %s", "status = %s"], [snap.id, snap.status]
@@ -258,6 +336,10 @@ def _write_fast(snap: Snapshot, signal: Signal, p: Plan, now: dt.datetime) -> in
         same = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
         where.append(f"last_start_at {same} %s")
         where_params.append(_dt(snap.last_start_at))
+    if where_unchanged is not None:
+        where.append("updated_at = %s")
+        where_params.append(_dt(where_unchanged))
+        where.append(f"NOT EXISTS (SELECT 1 FROM {monitor_table} m WHERE m.id = monitor_id AND m.is_paused)")
     ping_columns = ("heartbeat_id, n, kind, exit_status, received_at, rid, method, scheme, remote_addr, "
                     "user_agent, body, body_size, duration")
     ping_values = [p.kind, signal.exit_status, _dt(now),
@@ -269,10 +351,14 @@ def _write_fast(snap: Snapshot, signal: Signal, p: Plan, now: dt.datetime) -> in
         with connection.cursor() as cursor:
             # One round trip: the insert reads the new counter from the update's RETURNING,
             # and inserts nothing when the update matched no row.
+            # A ping's own commit does not wait for the WAL flush (synchronous_commit off
+            # for this transaction only): that wait was most of a ping's time. State
+            # changes take the slow path and commit durably (docs/heartbeats.md).
+            relaxed = "SELECT set_config('synchronous_commit', 'off', true) AS c" if ASYNC_COMMIT else "SELECT 1 AS c"
             cursor.execute(
-                f"WITH h AS ({update}) INSERT INTO {ping_table} ({ping_columns}) "
-                f"SELECT {snap.id}, h.n_pings, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM h RETURNING n",
-                params + where_params + ping_values)
+                f"WITH s AS ({relaxed}), h AS ({update}) INSERT INTO {ping_table} ({ping_columns}) "
+                "SELECT %s, h.n_pings, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM h, s RETURNING n",
+                params + where_params + [snap.id] + ping_values)
             row = cursor.fetchone()
         return row[0] if row else None
     with transaction.atomic(), connection.cursor() as cursor:

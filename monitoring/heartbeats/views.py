@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from monitoring.heartbeats import pings
+from monitoring.heartbeats.models import BODY_LIMIT_MAX
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +96,16 @@ def _record(request, snap: pings.Snapshot, action: str, exit_status: int | None)
     rid, refusal = _rid(request)
     if refusal:
         return refusal
-    pings.receive(snap, _signal(request, action, exit_status, rid, snap.body_limit), timezone.now())
+    # Read up to the largest limit: the cached one may be a few seconds old; the write cuts.
+    signal = _signal(request, action, exit_status, rid, BODY_LIMIT_MAX)
+    if pings.receive(snap, signal, timezone.now(), cached=True) is None:
+        return _text("not found", 404)  # deleted since this process cached it
     return _ok(snap)
 
 
 @ping_door
 def ping_by_uuid(request, code: uuid.UUID, action: str = pings.SUCCESS, exit_status: int | None = None):
-    snap = pings.find_by_uuid(code)
+    snap = pings.cached_by_uuid(code)
     if snap is None:
         return _text("not found", 404)
     return _record(request, snap, action, exit_status)
@@ -111,7 +115,7 @@ def ping_by_uuid(request, code: uuid.UUID, action: str = pings.SUCCESS, exit_sta
 def ping_by_slug(request, ping_key: str, slug: str, action: str = pings.SUCCESS, exit_status: int | None = None):
     if slug != slug.lower():
         return _text("invalid url format", 400)
-    found = pings.find_by_slug(ping_key, slug)
+    found = pings.cached_by_slug(ping_key, slug)
     if len(found) > 1:
         return _text("ambiguous slug", 409)
     if found:
@@ -128,6 +132,7 @@ def ping_by_slug(request, ping_key: str, slug: str, action: str = pings.SUCCESS,
     snap = actions.provision_by_slug(ping_key, slug)
     if snap is None:  # the key makes nothing (no default service), or the team is at its limit
         return _text("not found", 404)
+    pings.forget()
     pings.receive(snap, _signal(request, action, exit_status, rid, snap.body_limit), timezone.now())
     return _ok(snap, "Created", 201)
 
