@@ -60,10 +60,11 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
-def start_gunicorn(port: int, workers: int = 2, **env) -> subprocess.Popen:
+def start_gunicorn(port: int, workers: int | None = 2, **env) -> subprocess.Popen:
+    """gunicorn with deploy/gunicorn.conf.py; `workers=None` keeps the file's own count."""
     proc = subprocess.Popen(
         [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "alertum.wsgi"],
+         *(["--workers", str(workers)] if workers else []), "alertum.wsgi"],
         cwd=ROOT, env=server_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return proc
@@ -115,6 +116,34 @@ def machine() -> str:
     import platform
 
     return f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listing:
+            return [int(child) for child in listing.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def database_backends() -> list[int]:
+    """PostgreSQL backend pids connected to the bench database (CPU accounting)."""
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND pid <> pg_backend_pid()").fetchall()
+    return [row[0] for row in rows]
 
 
 def start_worker(concurrency: int = 2, name: str = "bench", **env) -> subprocess.Popen:

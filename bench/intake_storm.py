@@ -19,7 +19,7 @@ import redis
 from _harness import REDIS_URL, machine, setup_django, start_gunicorn, start_worker, stop
 from _load import run
 
-PORT = 8304
+PORT = 18004
 KEY = "s" * 32
 
 

@@ -66,18 +66,50 @@ def _redis():
     return _redis_client
 
 
+# Rate counting in leases: a process takes up to 1% of an integration's per-minute limit
+# (at most LEASE_MAX, at least 1) from the shared Redis counter in one INCRBY and spends it
+# locally. Measured: the Redis round trip was ~0.3 ms of CPU per accept, a fifth of its
+# cost. Never admits more than the limit; may refuse up to 1% early per process (slots
+# leased but unspent when the minute ends). Limits under 100 a minute count every event.
+LEASE_MAX = 50
+_leases: dict[int, int] = {}  # integration id -> slots left in this process, this minute
+_lease_window = 0
+
+
+def lease_size(limit: int) -> int:
+    return max(1, min(LEASE_MAX, limit // 100))
+
+
 def over_rate_limit(integration: Integration) -> bool:
     """Fixed one-minute window per integration, counted in Redis (shared by every web
     process), or in this process's memory on the embedded default."""
+    global _lease_window
     window = int(time.time() // 60)
     key = f"alertum:intake-rate:{integration.pk}:{window}"
     client = _redis()
-    if client is not None:
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count = pipe.execute()[0]
-    elif cache.add(key, 1, timeout=120):
+    if client is None:
+        return _over_local_limit(integration, key)
+    if window != _lease_window:
+        _leases.clear()
+        _lease_window = window
+    left = _leases.get(integration.pk, 0)
+    if left > 0:
+        _leases[integration.pk] = left - 1
+        return False
+    size = lease_size(integration.rate_limit_per_minute)
+    pipe = client.pipeline(transaction=False)
+    pipe.incrby(key, size)
+    pipe.expire(key, 120)
+    total = pipe.execute()[0]
+    granted = min(size, integration.rate_limit_per_minute - (total - size))
+    if granted <= 0:
+        return True
+    _leases[integration.pk] = granted - 1
+    return False
+
+
+def _over_local_limit(integration: Integration, key: str) -> bool:
+    if cache.add(key, 1, timeout=120):
         count = 1
     else:
         try:
@@ -88,25 +120,30 @@ def over_rate_limit(integration: Integration) -> bool:
     return count > integration.rate_limit_per_minute
 
 
+def forget_rate_leases() -> None:
+    """Drop this process's unspent leases (tests; a changed limit applies next minute otherwise)."""
+    _leases.clear()
+
+
+_INSERT = (f"INSERT INTO {RawEvent._meta.db_table} (integration_id, endpoint, received_at, body, headers, "
+           "assigned_dedup_key, state, attempts, next_attempt_at, error) "
+           "VALUES (%s, %s, %s, %s, %s, %s, %s, 0, %s, '') RETURNING id")
+
+
 def accept(integration: Integration, endpoint: str, body: str, headers: dict | None = None,
-           assigned_dedup_key: str = "") -> RawEvent:
-    """Store the raw event and arrange for it to be processed. The only write on the hot
-    path: one INSERT, in plain SQL because the ORM's create() took 0.7 ms against 0.4 ms
-    here (docs/performance.md). The drain is kicked at most every 200 ms per process (it
-    drains everything pending), and the beat sweep picks up anything a lost kick left."""
-    now = timezone.now()
-    headers = headers or {}
-    table = connection.ops.quote_name(RawEvent._meta.db_table)
+           assigned_dedup_key: str = "") -> int:
+    """Store the raw event and arrange for it to be processed; returns its id. The only
+    write on the hot path: one INSERT, in plain SQL because the ORM's create() took 0.7 ms
+    against 0.4 ms here (docs/performance.md). The drain is kicked at most every 200 ms per
+    process (it drains everything pending), and the beat sweep picks up anything a lost
+    kick left."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())  # SQLite: text, as the ORM stores it
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (integration_id, endpoint, received_at, body, headers, assigned_dedup_key, state, "
-            "attempts, next_attempt_at, error) VALUES (%s, %s, %s, %s, %s, %s, %s, 0, %s, '') RETURNING id",
-            [integration.pk, endpoint, now, body, json.dumps(headers), assigned_dedup_key, RawEvent.State.PENDING,
-             now])
+        cursor.execute(_INSERT, [integration.pk, endpoint, now, body, json.dumps(headers or {}), assigned_dedup_key,
+                                 RawEvent.State.PENDING, now])
         pk = cursor.fetchone()[0]
     transaction.on_commit(_kick)
-    return RawEvent(pk=pk, integration=integration, endpoint=endpoint, body=body, headers=headers,
-                    assigned_dedup_key=assigned_dedup_key, received_at=now, next_attempt_at=now)
+    return pk
 
 
 def _kick() -> None:

@@ -1,9 +1,9 @@
 """The processing half of intake: raw events become alerts, alerts become incidents.
 
 `drain()` claims pending raw events oldest first with SKIP LOCKED, in batches, each batch
-in one transaction and each event in a savepoint. An event's effects and its `processed`
-mark commit together, so a worker killed mid-batch loses nothing and applies nothing
-twice: its rows unlock and the next drain takes them again. A failing event keeps its
+in one transaction (repeats summed per alert, every other event in a savepoint: `_Batch`).
+An event's effects and its `processed` mark commit together, so a worker killed mid-batch
+loses nothing and applies nothing twice: its rows unlock and the next drain takes them again. A failing event keeps its
 error and is retried with backoff; a body that cannot be normalised is given up at once.
 
 Lock order inside one event: the alert row, then its AlertGroup, then the incident
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from alertum.core.actions import active_maintenance_for
@@ -44,7 +44,7 @@ from incidents.severity import compute_severity
 
 log = logging.getLogger(__name__)
 
-BATCH = 100
+BATCH = 1000  # raw events per transaction; a killed worker redoes at most one batch
 MAX_ATTEMPTS = 8
 INTAKE = Door.INTAKE
 DEFAULT_GROUPING = GroupingRule(group_by=["alertname"], window_seconds=3600, max_alerts=0, cooldown_seconds=600,
@@ -75,26 +75,127 @@ def _drain_batch(size: int) -> int:
     due = Q(state__in=[RawEvent.State.PENDING, RawEvent.State.FAILED], next_attempt_at__lte=now)
     with transaction.atomic():
         candidates = RawEvent.objects.filter(due).order_by("id").values_list("integration_id", flat=True)[:200]
-        integration_id = None
+        integration = None
         for candidate in dict.fromkeys(candidates):
-            integration_id = (Integration.objects.select_for_update(skip_locked=True).filter(pk=candidate)
-                              .values_list("pk", flat=True).first())
-            if integration_id is not None:
+            integration = (Integration.objects.select_for_update(skip_locked=True, of=("self",))
+                           .select_related("service").filter(pk=candidate).first())
+            if integration is not None:
                 break
-        if integration_id is None:
+        if integration is None:
             return 0
-        raws = list(RawEvent.objects.select_for_update().select_related("integration__service")
-                    .filter(due, integration_id=integration_id).order_by("id")[:size])
-        for raw in raws:
-            try:
-                with transaction.atomic():
-                    process(raw)
-            except Exception as exc:  # recorded on the row, visible to admins, retried
-                _failed(raw, exc)
-            else:
-                raw.state, raw.processed_at, raw.error = RawEvent.State.PROCESSED, timezone.now(), ""
-                raw.save(update_fields=["state", "processed_at", "error"])
+        raws = list(RawEvent.objects.select_for_update().filter(due, integration_id=integration.pk)
+                    .order_by("id")[:size])
+        _Batch(integration).apply(raws)
     return len(raws)
+
+
+class _Batch:
+    """One integration's claimed raw events, applied in id order inside the drain's
+    transaction with the same outcome as applying them one by one, but cheaper.
+
+    A *plain repeat* (a trigger for an alert that is open, not suppressed, and not a
+    redelivery) only counts: those are summed per alert in memory and written as one
+    `count = count + n` UPDATE for the batch. Every other event (a new alert, acknowledge,
+    resolve, a suppressed alert's repeat, a change event) goes the full way, in a savepoint
+    of its own, after the pending counts are written, so it sees exactly the rows it would
+    have seen one event at a time. The processed marks are one UPDATE at the end, in the
+    same transaction as the effects: a killed worker's batch is redone whole, never twice.
+    Measured: ~4 ms and 6 statements per event before, the storm's repeats now cost
+    a share of two statements (docs/performance.md)."""
+
+    def __init__(self, integration: Integration):
+        self.integration = integration
+        self.open: dict[str, Alert | None] = {}  # dedup key -> its open alert (locked), None: no open alert
+        self.pending: dict[int, int] = {}  # alert id -> repeats counted but not yet written
+        self.done: list[int] = []
+
+    def apply(self, raws: list[RawEvent]) -> None:
+        parsed = []
+        for raw in raws:
+            raw.integration = self.integration  # one instance: the service and its grouping rule load once
+            try:
+                parsed.append((raw, process_events(raw)))
+            except Exception as exc:  # FormatError: given up at once, never half-applied
+                _failed(raw, exc)
+        keys = {ev.dedup_key for _, events in parsed for ev in events if isinstance(ev, AlertEvent)}
+        self._load(keys)
+        for raw, events in parsed:
+            if self._only_plain_repeats(events):
+                now = timezone.now()
+                for ev in events:
+                    alert = self.open[ev.dedup_key]
+                    _count_repeat(alert, raw, ev, now)
+                    self.pending[alert.pk] = self.pending.get(alert.pk, 0) + 1
+                self.done.append(raw.pk)
+            else:
+                self._apply_fully(raw, events)
+        self._write_counts()
+        now = timezone.now()
+        for chunk in _chunks(self.done, 500):
+            RawEvent.objects.filter(pk__in=chunk).update(state=RawEvent.State.PROCESSED, processed_at=now, error="")
+
+    def _load(self, keys) -> None:
+        self.open.update(dict.fromkeys(keys))
+        service = self.integration.service
+        for chunk in _chunks(sorted(keys), 500):
+            for alert in (Alert.objects.select_for_update().filter(integration=self.integration, dedup_key__in=chunk)
+                          .exclude(status=Alert.Status.RESOLVED)):
+                alert.integration = self.integration
+                if alert.service_id == service.pk:
+                    alert.service = service
+                self.open[alert.dedup_key] = alert
+
+    def _only_plain_repeats(self, events) -> bool:
+        """Every event is a trigger for an open, unsuppressed alert and not a redelivery
+        (then counting is its whole effect), each for a different alert."""
+        keys = set()
+        for ev in events:
+            if not isinstance(ev, AlertEvent) or ev.action != "trigger" or ev.dedup_key in keys:
+                return False
+            alert = self.open.get(ev.dedup_key)
+            if alert is None or alert.suppressed or _same_delivery(alert, ev):
+                return False
+            keys.add(ev.dedup_key)
+        return True
+
+    def _apply_fully(self, raw: RawEvent, events) -> None:
+        self._write_counts()
+        keys = {ev.dedup_key for ev in events if isinstance(ev, AlertEvent)}
+        try:
+            with transaction.atomic():
+                for ev in events:
+                    if isinstance(ev, ChangeEventData):
+                        record_change(raw, ev)
+                    else:
+                        alert = apply_alert_event(raw, ev)
+                        if alert is not None:
+                            self.open[ev.dedup_key] = None if alert.status == Alert.Status.RESOLVED else alert
+        except Exception as exc:  # recorded on the row, visible to admins, retried
+            _failed(raw, exc)
+            # The savepoint undid the rows; the objects in memory may say otherwise.
+            for key in keys:
+                self.open.pop(key, None)
+            self._load(keys)
+        else:
+            self.done.append(raw.pk)
+
+    def _write_counts(self) -> None:
+        """Write the repeats counted so far: one UPDATE for every alert with repeats."""
+        if not self.pending:
+            return
+        alerts = {alert.pk: alert for alert in self.open.values() if alert is not None and alert.pk in self.pending}
+        rows = [Alert(pk=pk, count=F("count") + n, last_seen_at=alerts[pk].last_seen_at,
+                      last_raw_event_id=alerts[pk].last_raw_event_id, last_sender_time=alerts[pk].last_sender_time,
+                      summary=alerts[pk].summary, labels=alerts[pk].labels, annotations=alerts[pk].annotations)
+                for pk, n in self.pending.items()]
+        Alert.objects.bulk_update(rows, ["count", "last_seen_at", "last_raw_event_id", "last_sender_time", "summary",
+                                         "labels", "annotations"])
+        self.pending.clear()
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _failed(raw: RawEvent, exc: Exception) -> None:
@@ -130,10 +231,16 @@ def replay(raw: RawEvent, *, actor, source: str) -> RawEvent:
     return raw
 
 
-def process(raw: RawEvent) -> None:
+def process_events(raw: RawEvent) -> list[AlertEvent | ChangeEventData]:
+    """The normalised events of a raw event; FormatError when its body cannot be read."""
     from incidents.intake.formats import normalise
 
-    for event in normalise(raw):
+    return normalise(raw)
+
+
+def process(raw: RawEvent) -> None:
+    """Apply one raw event on its own (the batch in `_drain_batch` does the same for many)."""
+    for event in process_events(raw):
         if isinstance(event, ChangeEventData):
             record_change(raw, event)
         else:
@@ -171,12 +278,7 @@ def _trigger(raw: RawEvent, ev: AlertEvent, alert: Alert | None) -> Alert:
     now = timezone.now()
     service = raw.integration.service
     if alert is not None:  # a repeat: count it
-        alert.count += 1
-        alert.last_seen_at = now
-        alert.last_raw_event_id = max(raw.pk, alert.last_raw_event_id)
-        alert.last_sender_time = ev.occurred_at or alert.last_sender_time
-        alert.summary = (ev.summary or alert.summary)[:1024]
-        alert.labels, alert.annotations = ev.labels or alert.labels, ev.annotations or alert.annotations
+        _count_repeat(alert, raw, ev, now)
         if alert.suppressed and _suppression(alert, service, now) is None:
             alert.suppressed = ""
             alert.decide("unsuppressed", "its silence, inhibition or maintenance ended")
@@ -198,6 +300,16 @@ def _trigger(raw: RawEvent, ev: AlertEvent, alert: Alert | None) -> Alert:
     _join_group(alert, ev, now)
     alert.save(update_fields=["incident", "decisions"])
     return alert
+
+
+def _count_repeat(alert: Alert, raw: RawEvent, ev: AlertEvent, now) -> None:
+    """A repeat's whole effect on an open alert's fields (saved by the caller)."""
+    alert.count += 1
+    alert.last_seen_at = now
+    alert.last_raw_event_id = max(raw.pk, alert.last_raw_event_id)
+    alert.last_sender_time = ev.occurred_at or alert.last_sender_time
+    alert.summary = (ev.summary or alert.summary)[:1024]
+    alert.labels, alert.annotations = ev.labels or alert.labels, ev.annotations or alert.annotations
 
 
 def _acknowledge(raw: RawEvent, ev: AlertEvent, alert: Alert) -> None:

@@ -133,10 +133,10 @@ def _pagerduty(request, endpoint: str):
     if errors:
         return _pd_error(400, errors)
     assigned = uuid.uuid4().hex if pagerduty.needs_generated_key(event, endpoint) else ""
-    raw = accept(integration, endpoint, text, kept_headers(request), assigned_dedup_key=assigned)
+    raw_id = accept(integration, endpoint, text, kept_headers(request), assigned_dedup_key=assigned)
     if endpoint == pagerduty.CHANGE:
         # pdpyras reads .get("id") from a JSON object; the pagerduty client ignores the body.
-        return JsonResponse({"status": "success", "message": "Change event processed", "id": str(raw.pk)},
+        return JsonResponse({"status": "success", "message": "Change event processed", "id": str(raw_id)},
                             status=202)
     key = pagerduty.event_key(event, endpoint) or assigned
     if v1:
