@@ -321,3 +321,38 @@ def test_escalation_starts_late_when_the_trigger_signal_was_lost(clock, make_inc
     send_due_pages()
     assert paths(receiver) == ["/alice/slack"]
     assert start_missed() == 0
+
+
+def test_a_schedule_target_pages_whoever_is_on_call_when_the_level_fires(clock, trigger, cast, contact, make_policy,
+                                                                         services, receiver, make_schedule):
+    from tests.oncall.conftest import local
+
+    contact(cast["alice"])
+    contact(cast["bob"])
+    # Daily handoff at 09:00 Amsterdam: alice from 1 March, bob from 2 March, alice again on 3 March.
+    schedule = make_schedule(layers=[{"level": 1, "rotation_unit": "days", "rotation_length": 1,
+                                      "starts_at": local("Europe/Amsterdam", 2026, 3, 1, 9, 0),
+                                      "participants": ["alice", "bob"]}])
+    make_policy([(0, [schedule]), (24 * 60, [schedule])], service=services["checkout"])
+    incident = trigger()  # 2 March 10:00 in Amsterdam: bob's day
+    run_engine()
+    assert paths(receiver) == ["/bob/slack"]
+    clock.shift(24 * 60 * MIN)  # level 2 fires on 3 March: alice's day
+    run_engine()
+    assert paths(receiver) == ["/bob/slack", "/alice/slack"]
+    assert any("Level 1 of “Payments Default”: paging Bob (Slack (incoming webhook))" in n for n in notes(incident))
+    assert Page.objects.get(recipient=cast["alice"]).via == "level 2 · on call in Primary"
+
+
+def test_a_schedule_with_nobody_on_call_is_said_on_the_timeline(clock, trigger, cast, make_policy, services, receiver,
+                                                                make_schedule):
+    from tests.oncall.conftest import local
+
+    schedule = make_schedule(layers=[{"level": 1, "rotation_unit": "days", "rotation_length": 1,
+                                      "starts_at": local("Europe/Amsterdam", 2026, 4, 1, 9, 0),
+                                      "participants": ["alice"]}])
+    make_policy([(0, [schedule])], service=services["checkout"])
+    incident = trigger()
+    run_engine()
+    assert paths(receiver) == []
+    assert any("Nobody is on call in schedule Primary." in n for n in notes(incident))
