@@ -7,7 +7,9 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
 from alertum.core.errors import DomainError
@@ -49,16 +51,36 @@ def _configurable_services(user):
 
 
 def overview_rows(user, filters: dict):
-    monitors = list(queries.list_monitors(user, **filters))
-    ids = [m.pk for m in monitors]
-    availability = queries.availability_from_rollups(ids, days=90)
-    for monitor in monitors:
-        monitor.availability_90d = availability.get(monitor.pk)
-        monitor.availability_text = _percent(monitor.availability_90d)
+    """The overview's rows as HTML, built in Python: a thousand rows through the template
+    engine (a url tag, filters and a timesince per row) took ~1 s here; format_html_join
+    takes a few ms. Values are escaped by format_html."""
+    monitors = list(queries.list_monitors(user, **filters).select_related(None).select_related("service").only(
+        "id", "name", "kind", "state", "last_checked_at", "service__name", "service__slug"))
+    availability = queries.availability_from_rollups([m.pk for m in monitors], days=90)
     counts = {state: 0 for state in Monitor.State.values}
-    for monitor in monitors:
-        counts[monitor.state] += 1
-    return monitors, counts
+    prefix = reverse("monitors:overview")
+    now = timezone.now()
+    states, kinds = dict(Monitor.State.choices), dict(Monitor.Kind.choices)
+    rows = []
+    for m in monitors:
+        counts[m.state] += 1
+        rows.append((m.state, m.state, states[m.state], prefix, m.pk, m.name, m.service.name, kinds[m.kind],
+                     _ago(now, m.last_checked_at), _percent(availability.get(m.pk))))
+    html = format_html_join(
+        "\n", '<tr class="monitor-{}"><td><span class="state state-{}">{}</span></td><td><a href="{}{}/">{}</a></td>'
+               "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+    return html, len(monitors), counts
+
+
+def _ago(now, when) -> str:
+    if when is None:
+        return "never"
+    seconds = int((now - when).total_seconds())
+    if seconds < 120:
+        return f"{max(seconds, 0)} s ago"
+    if seconds < 7200:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago" if seconds < 172_800 else f"{seconds // 86400} days ago"
 
 
 def _filters(request):
@@ -73,9 +95,9 @@ def _filters(request):
 @require_GET
 def overview(request):
     form, filters = _filters(request)
-    monitors, counts = overview_rows(request.user, filters)
+    rows, total, counts = overview_rows(request.user, filters)
     template = "monitoring/_overview_rows.html" if request.headers.get("HX-Request") else "monitoring/overview.html"
-    return render(request, template, {"form": form, "monitors": monitors, "counts": counts,
+    return render(request, template, {"form": form, "rows": rows, "total": total, "counts": counts,
                                       "query": request.GET.urlencode(),
                                       "can_create": _configurable_services(request.user).exists()})
 

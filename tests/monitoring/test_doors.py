@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from monitoring import badge, engine
 from monitoring.models import Monitor
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.monitoring.urls")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def api(user):
