@@ -24,15 +24,21 @@ def sweep_pages():
     return engine.send_due_pages()
 
 
+# A kick drains everything due, not only its own row: when a thousand escalations fall due
+# at one instant, the first kicks on every worker share the work (SKIP LOCKED) and the
+# rest find nothing left, instead of a thousand one-row tasks queueing up.
+
 @shared_task(ignore_result=True, queue=PAGING)
 def escalate(escalation_id: int):
     from oncall import engine
 
-    return engine.escalate_one(escalation_id)
+    engine.escalate_one(escalation_id)
+    return engine.escalate_due()
 
 
 @shared_task(ignore_result=True, queue=PAGING)
 def send_pages(page_ids: list[int]):
     from oncall import engine
 
-    return [engine.send_page(pk) for pk in page_ids]
+    sent = [engine.send_page(pk) for pk in page_ids]
+    return len([s for s in sent if s]) + engine.send_due_pages()

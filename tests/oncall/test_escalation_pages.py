@@ -138,3 +138,9 @@ def test_admin_pages_for_escalation(client, cast, make_policy, slack_channel, se
     from oncall.models import TeamChannel
 
     assert TeamChannel.objects.get(name="hook").secret.startswith("whsec_")
+
+
+def test_the_incident_workspace_loads_the_escalation_status(client, cast, incident):
+    login(client, cast["alice"])
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert f'hx-get="/oncall/incidents/{incident.pk}/"' in page
