@@ -346,3 +346,7 @@ ONCALL_KICKS = env_bool("ONCALL_KICKS", True)
 # Absolute links in subscriber e-mails and webhooks, and the scheme of custom domains.
 STATUSPAGES_BASE_URL = env_str("STATUSPAGES_BASE_URL", "http://127.0.0.1:8000")
 STATUSPAGES_DOMAIN_SCHEME = env_str("STATUSPAGES_DOMAIN_SCHEME", "https")
+# Seconds a rendered public page or JSON may be served without a re-render even if
+# nothing bumped it (derived statuses move without a write); 0 turns the cache off
+# (the benchmark's uncached figure). Writes bump it at once either way.
+STATUSPAGES_CACHE_SECONDS = env_int("STATUSPAGES_CACHE_SECONDS", 60)

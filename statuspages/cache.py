@@ -29,9 +29,6 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 LOCAL_SECONDS = 1.0
-# Even without a bump an entry is re-rendered now and then: derived statuses (monitors,
-# uptime of the day) move without a write of ours.
-FRESH_SECONDS = 60
 _local: dict[str, tuple[float, dict]] = {}
 _lock = threading.Lock()
 
@@ -65,6 +62,11 @@ def bump(*slugs: str) -> None:
 
 def get(slug: str, name: str, host: str) -> dict | None:
     """A fresh entry, or None."""
+    # Even without a bump an entry is re-rendered now and then: derived statuses
+    # (monitors, the day's uptime) move without a write of ours.
+    fresh_seconds = settings.STATUSPAGES_CACHE_SECONDS
+    if fresh_seconds <= 0:
+        return None
     local_key = f"{slug}|{name}|{host}"
     now = time.monotonic()
     hit = _local.get(local_key)
@@ -76,7 +78,7 @@ def get(slug: str, name: str, host: str) -> dict | None:
         log.warning("status page cache unavailable", exc_info=True)
         return None
     entry = got.get(_entry_key(slug, name, host))
-    if not entry or entry["v"] != got.get(_version_key(slug)) or time.time() - entry["at"] > FRESH_SECONDS:
+    if not entry or entry["v"] != got.get(_version_key(slug)) or time.time() - entry["at"] > fresh_seconds:
         return None
     with _lock:
         _local[local_key] = (now, entry)
