@@ -8,6 +8,8 @@
    database. Private pages and misses go on to the views, which check access.
 """
 
+import time
+
 from statuspages import cache, public
 from statuspages.models import StatusPage
 
@@ -44,7 +46,23 @@ class StatusPageMiddleware:
             entry = cache.get(slug, name, full_host)
             if entry is not None and entry["access"]["mode"] == StatusPage.Access.PUBLIC:
                 return public.respond(entry)
-        return self.get_response(request)
+        response = self.get_response(request)
+        if slug and response.status_code >= 500 and request.method in ("GET", "HEAD"):
+            # Something under the view failed (a session read with the database down,
+            # say): a public page's last good copy is still better than an error page.
+            # Never an error page: otherwise a short "temporarily unavailable" (503).
+            return _last_good(request, slug, name) or public.unavailable()
+        return response
+
+
+def _last_good(request, slug, name):
+    try:
+        old = cache.stale(slug, name, request.get_host())
+    except Exception:
+        return None
+    if old is None or old["access"]["mode"] != StatusPage.Access.PUBLIC:
+        return None
+    return public.respond(old, stale_age=max(0.0, time.time() - old["at"]))
 
 
 def _is_default_host(host: str) -> bool:

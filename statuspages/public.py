@@ -104,8 +104,12 @@ def check_access(request, meta: dict, *, db: bool = True) -> str | None:
         return None if granted == {"p": meta["code"], "h": meta["pw"]} else "password"
     if not db:
         return "unavailable"
-    user = request.user
-    return None if user.is_authenticated and is_member_anywhere(user) else "login"
+    try:
+        user = request.user
+        return None if user.is_authenticated and is_member_anywhere(user) else "login"
+    except Exception:  # the session or membership read failed: the database is down
+        log.warning("cannot check a signed-in status page visitor", exc_info=True)
+        return "unavailable"
 
 
 def _denied(request, slug, reason: str) -> HttpResponse:
@@ -120,6 +124,10 @@ def _denied(request, slug, reason: str) -> HttpResponse:
                                      content_type="text/plain; charset=utf-8"))
     return _private(HttpResponse("This status page is temporarily unavailable; please try again shortly.\n",
                                  status=503, content_type="text/plain; charset=utf-8", headers={"Retry-After": "30"}))
+
+
+def unavailable() -> HttpResponse:
+    return _denied(None, None, "unavailable")
 
 
 def _private(response):

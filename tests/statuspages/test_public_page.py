@@ -199,3 +199,33 @@ def test_incident_page_history_and_uptime_pages(client, page, components, cast):
 @pytest.mark.parametrize("path", ["api/v2/summary.json", ""])
 def test_post_to_a_read_only_door_is_refused(client, page, path):
     assert client.post(ROOT + path).status_code == 405
+
+
+def test_database_down_with_a_signed_in_visitor_still_gets_the_last_page(client, page, components, cast):
+    client.force_login(cast["alice"])  # her session cookie makes the middleware read the session table
+    assert client.get(ROOT).status_code == 200
+    from django.core.cache import cache as django_cache
+    from django.db import connections
+
+    django_cache.clear()
+    cache.forget_local()
+    connections.close_all()
+    client.raise_request_exception = False
+    with _database_down():
+        response = client.get(ROOT)
+    assert response.status_code == 200
+    assert b"We cannot refresh this page right now" in response.content
+
+
+def test_database_down_login_page_is_never_served_unchecked(client, page, admin, cast, commit):
+    with commit():
+        actions.update_page(page, actor=admin, source=Door.WEB, access="login")
+    client.force_login(cast["alice"])
+    assert client.get(ROOT).status_code == 200
+    from django.db import connections
+
+    connections.close_all()
+    client.raise_request_exception = False
+    with _database_down():
+        response = client.get(ROOT)
+    assert response.status_code == 503
