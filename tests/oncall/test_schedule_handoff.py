@@ -21,14 +21,24 @@ TZ = "Europe/Amsterdam"
 
 
 @pytest.fixture
+def eager(settings):
+    """Run the queued e-mail task inline (the celery app reads its conf once, so set it there)."""
+    from alertum.celery import app
+
+    old = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = old
+
+
+@pytest.fixture
 def primary(make_schedule, clock):
     return make_schedule(tz=TZ, layers=[dict(rotation_unit="days", rotation_length=1,
                                              starts_at=local(TZ, 2026, 3, 2, 9), participants=["alice", "bob"])])
 
 
 def test_incoming_person_gets_a_summary_with_open_incidents_and_notes(primary, make_incident, cast, clock,
-                                                                      django_capture_on_commit_callbacks, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+                                                                      django_capture_on_commit_callbacks, eager):
     open_one = make_incident(title="Card payments failing")
     make_incident(title="Search slow", team="platform", actor="oscar")  # another team's: not in the summary
     actions.leave_handoff_note(primary, actor=cast["alice"], text="Watch the card processor; it flapped twice.",
@@ -62,8 +72,7 @@ def test_incoming_person_gets_a_summary_with_open_incidents_and_notes(primary, m
     assert Handoff.objects.count() == 1 and len(mail.outbox) == 1
 
 
-def test_a_handoff_missed_past_the_next_change_is_skipped_not_sent_late(primary, clock, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_a_handoff_missed_past_the_next_change_is_skipped_not_sent_late(primary, clock, eager):
     clock.move_to(dt.datetime(2026, 3, 4, 12, 0, tzinfo=dt.UTC))  # the worker was down for two handoffs
     run_due_handoffs()
     # Only the handoff to the person on call now (alice, from 4 March 09:00) is sent.
@@ -71,10 +80,9 @@ def test_a_handoff_missed_past_the_next_change_is_skipped_not_sent_late(primary,
         ("alice", local(TZ, 2026, 3, 4, 9))]
 
 
-def test_a_summary_the_mail_server_refuses_for_now_is_retried(primary, clock, settings, monkeypatch):
+def test_a_summary_the_mail_server_refuses_for_now_is_retried(primary, clock, monkeypatch):
     from alertum.core.notify import Result
 
-    settings.CELERY_TASK_ALWAYS_EAGER = False
     calls = []
 
     def flaky(kind, target, message, **kwargs):
