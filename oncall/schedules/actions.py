@@ -80,9 +80,10 @@ def reschedule_handoff(schedule: Schedule, now: dt.datetime | None = None) -> No
     """Set the schedule's next handoff from the current rows (after any edit)."""
     now = now or timezone.now()
     queries.forget(schedule)
+    schedule.etag = secrets.token_hex(8)
     change = rotation.next_change(queries.schedule_spec(schedule, now, now + dt.timedelta(days=400)), now)
     schedule.next_handoff_at = change[0] if change else None
-    Schedule.objects.filter(pk=schedule.pk).update(next_handoff_at=schedule.next_handoff_at,
+    Schedule.objects.filter(pk=schedule.pk).update(next_handoff_at=schedule.next_handoff_at, etag=schedule.etag,
                                                    updated_at=timezone.now())
 
 

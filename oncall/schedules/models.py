@@ -27,6 +27,9 @@ class Schedule(models.Model):
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     # The next instant the person on call changes; the handoff tick claims rows by it.
     next_handoff_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    # A new random value at every change of layers or overrides: readers cache the
+    # computed layers per (schedule, etag), so a change is never served stale.
+    etag = models.CharField(max_length=16, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["team__name", "name"]

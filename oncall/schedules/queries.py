@@ -5,6 +5,7 @@ and `schedules_visible_to`; keep their names and signatures."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -105,20 +106,39 @@ def layer_spec(layer: Layer) -> rotation.LayerSpec:
     )
 
 
+# (schedule id, etag) -> layer specs. Bounded; a per-process cache is enough because the
+# etag changes with every edit, so a key is never stale.
+_SPEC_CACHE: OrderedDict[tuple[int, str], tuple[rotation.LayerSpec, ...]] = OrderedDict()
+_SPEC_CACHE_SIZE = 512
+
+
+def _layer_specs(schedule: Schedule) -> tuple[rotation.LayerSpec, ...]:
+    key = (schedule.pk, schedule.etag)
+    if schedule.etag and key in _SPEC_CACHE:
+        _SPEC_CACHE.move_to_end(key)
+        return _SPEC_CACHE[key]
+    specs = tuple(layer_spec(layer) for layer in _layers(schedule))
+    if schedule.etag:
+        _SPEC_CACHE[key] = specs
+        if len(_SPEC_CACHE) > _SPEC_CACHE_SIZE:
+            _SPEC_CACHE.popitem(last=False)
+    return specs
+
+
 def schedule_spec(schedule: Schedule, start: dt.datetime | None = None, end: dt.datetime | None = None,
                   *, layers=None, overrides=None) -> rotation.ScheduleSpec:
     """The schedule as pure data for `rotation`; overrides limited to [start, end) when
     given. `layers`/`overrides` let the editor preview unsaved changes."""
     if layers is None:
-        layers = [layer_spec(layer) for layer in _layers(schedule)]
+        layers = _layer_specs(schedule)
     if overrides is None:
         qs = Override.objects.filter(schedule=schedule)
         if start is not None:
             qs = qs.filter(ends_at__gt=start)
         if end is not None:
             qs = qs.filter(starts_at__lt=end)
-        overrides = [rotation.OverrideSpec(o.pk, o.user_id, rotation.to_utc(o.starts_at), rotation.to_utc(o.ends_at))
-                     for o in qs.only("id", "user_id", "starts_at", "ends_at")]
+        overrides = [rotation.OverrideSpec(pk, user_id, rotation.to_utc(a), rotation.to_utc(b))
+                     for pk, user_id, a, b in qs.values_list("id", "user_id", "starts_at", "ends_at")]
     return rotation.ScheduleSpec(tz=schedule.tz, layers=tuple(layers), overrides=tuple(overrides))
 
 
