@@ -1166,8 +1166,9 @@ def notify_stakeholders(incident_id: int, event: str) -> int:
                 text=f"{incident.reference} “{incident.title}” ({incident.get_severity_display()}, team "
                      f"{incident.team}) was {event_label}. Status: {incident.get_status_display()}.",
                 urls={"Open incident": link}))
-    with transaction.atomic():
-        _queue(notices)
+    if notices:  # no empty write transaction: on SQLite even that takes the write lock
+        with transaction.atomic():
+            _queue(notices)
     return len(notices)
 
 
