@@ -34,12 +34,12 @@ def portal(tmp_path):
     proc = subprocess.Popen([sys.executable, "manage.py", "up", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
             if requests.get(base + "/healthz", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still busy migrating and seeding
             time.sleep(0.5)
         assert proc.poll() is None, (tmp_path / "up.log").read_text()
     else:
@@ -76,7 +76,7 @@ def test_up_serves_demo_data_with_the_printed_login_and_runs_worker_and_beat(por
     db.execute("UPDATE core_maintenancewindow SET starts_at = ?, ends_at = ?",
                ((now - timedelta(minutes=1)).isoformat(sep=" "), (now + timedelta(hours=1)).isoformat(sep=" ")))
     db.commit()
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180
     state = None
     while time.monotonic() < deadline:
         state = db.execute("SELECT state FROM core_maintenancewindow").fetchone()[0]

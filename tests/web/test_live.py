@@ -44,6 +44,13 @@ def entries_in(html):
     return [int(n) for n in re.findall(r'<li id="entry-(\d+)"', html)]
 
 
+def head(incident):
+    """The newest seq once the declaration has settled: on-call may append a note of its own
+    after the declaration commits (e.g. that the service has no escalation policy)."""
+    incident.refresh_from_db()
+    return incident.last_seq
+
+
 def act(fn, *args, **kwargs):
     return database_sync_to_async(fn)(*args, **kwargs)
 
@@ -87,12 +94,13 @@ def test_foreign_origin_is_refused(incident, cast):
 # --- pushes ---------------------------------------------------------------------------------
 
 def test_open_page_receives_the_new_entry_and_the_header_after_an_action(incident, cast):
+    b = head(incident)
     headers = headers_for(cast["alice"])
 
     async def scenario():
         ws = communicator(headers, f"/ws/incidents/{incident.pk}/")
         assert (await ws.connect(timeout=WAIT))[0]
-        await ws.send_json_to({"last_seq": 1})  # the page holds the declaration
+        await ws.send_json_to({"last_seq": b})  # the page holds the declaration
         await act(actions.add_comment, incident.pk, "Rolling back <now>", actor=cast["bob"], source=Door.WEB)
         comment = await ws.receive_from(timeout=WAIT)
         await act(actions.acknowledge_incident, incident.pk, actor=cast["bob"], source=Door.WEB)
@@ -101,43 +109,45 @@ def test_open_page_receives_the_new_entry_and_the_header_after_an_action(inciden
         return comment, ack
 
     comment, ack = async_to_sync(scenario)()
-    assert entries_in(comment) == [2]
+    assert entries_in(comment) == [b + 1]
     assert "Rolling back &lt;now&gt;" in comment and 'hx-swap-oob="beforeend:#timeline"' in comment
-    assert '<span id="timeline-head" data-seq="2" hidden hx-swap-oob="true">' in comment
+    assert f'<span id="timeline-head" data-seq="{b + 1}" hidden hx-swap-oob="true">' in comment
     assert 'id="incident-header"' not in comment  # a comment changes nothing outside the timeline
-    assert entries_in(ack) == [3] and "Acknowledged" in ack
+    assert entries_in(ack) == [b + 2] and "Acknowledged" in ack
     assert re.search(r'<header id="incident-header"[^>]*hx-swap-oob="true"', ack)
     assert 'data-status="acknowledged"' in ack
     assert 'id="incident-actions"' in ack and 'data-action="acknowledge"' not in ack
 
 
 def test_pinning_re_renders_the_pinned_entry_as_a_milestone(incident, cast):
+    b = head(incident)
     headers = headers_for(cast["alice"])
 
     async def scenario():
         ws = communicator(headers, f"/ws/incidents/{incident.pk}/")
         assert (await ws.connect(timeout=WAIT))[0]
-        await ws.send_json_to({"last_seq": 1})
+        await ws.send_json_to({"last_seq": b})
         await act(actions.add_comment, incident.pk, "Root cause found", actor=cast["bob"], source=Door.WEB)
         await ws.receive_from(timeout=WAIT)
-        await act(actions.pin_entry, incident.pk, 2, actor=cast["bob"], source=Door.WEB)
+        await act(actions.pin_entry, incident.pk, b + 1, actor=cast["bob"], source=Door.WEB)
         pinned = await ws.receive_from(timeout=WAIT)
         await ws.disconnect()
         return pinned
 
     pinned = async_to_sync(scenario)()
-    assert '<li id="entry-3" class="entry kind-commentpinned"' in pinned
-    assert re.search(r'<li id="entry-2" class="entry kind-comment pinned"[^>]*hx-swap-oob="true"', pinned)
+    assert f'<li id="entry-{b + 2}" class="entry kind-commentpinned"' in pinned
+    assert re.search(rf'<li id="entry-{b + 1}" class="entry kind-comment pinned"[^>]*hx-swap-oob="true"', pinned)
 
 
 def test_reconnecting_page_catches_up_on_what_it_missed(incident, cast):
+    b = head(incident)
     headers = headers_for(cast["alice"])
     path = f"/ws/incidents/{incident.pk}/"
 
     async def scenario():
         ws = communicator(headers, path)
         assert (await ws.connect(timeout=WAIT))[0]
-        await ws.send_json_to({"last_seq": 1})
+        await ws.send_json_to({"last_seq": b})
         await act(actions.add_comment, incident.pk, "first", actor=cast["bob"], source=Door.WEB)
         before = await ws.receive_from(timeout=WAIT)
         await ws.disconnect()
@@ -146,43 +156,45 @@ def test_reconnecting_page_catches_up_on_what_it_missed(incident, cast):
         await act(actions.acknowledge_incident, incident.pk, actor=cast["carol"], source=Door.WEB)
         again = communicator(headers, path)
         assert (await again.connect(timeout=WAIT))[0]
-        await again.send_json_to({"last_seq": 2})
+        await again.send_json_to({"last_seq": b + 1})
         missed = await again.receive_from(timeout=WAIT)
         await again.disconnect()
         return before, missed
 
     before, missed = async_to_sync(scenario)()
-    assert entries_in(before) == [2]
-    assert entries_in(missed) == [3, 4]
+    assert entries_in(before) == [b + 1]
+    assert entries_in(missed) == [b + 2, b + 3]
     assert missed.index("second") < missed.index("Acknowledged")
 
 
 def test_after_query_parameter_sends_the_backlog_on_connect(incident, cast):
+    b = head(incident)
     actions.add_comment(incident, "one", actor=cast["bob"], source=Door.WEB)
     actions.add_comment(incident, "two", actor=cast["bob"], source=Door.WEB)
     headers = headers_for(cast["alice"])
 
     async def scenario():
-        ws = communicator(headers, f"/ws/incidents/{incident.pk}/?after=1")
+        ws = communicator(headers, f"/ws/incidents/{incident.pk}/?after={b}")
         assert (await ws.connect(timeout=WAIT))[0]
         html = await ws.receive_from(timeout=WAIT)
         await ws.disconnect()
         return html
 
-    assert entries_in(async_to_sync(scenario)()) == [2, 3]
+    assert entries_in(async_to_sync(scenario)()) == [b + 1, b + 2]
 
 
 def test_entries_are_never_sent_twice_on_one_connection(incident, cast):
+    b = head(incident)
     headers = headers_for(cast["alice"])
 
     async def scenario():
         ws = communicator(headers, f"/ws/incidents/{incident.pk}/")
         assert (await ws.connect(timeout=WAIT))[0]
-        await ws.send_json_to({"last_seq": 1})
+        await ws.send_json_to({"last_seq": b})
         await act(actions.add_comment, incident.pk, "one", actor=cast["bob"], source=Door.WEB)
         first = await ws.receive_from(timeout=WAIT)
         # A stale catch-up request (it crossed our push in flight) must not resend #2.
-        await ws.send_json_to({"last_seq": 1})
+        await ws.send_json_to({"last_seq": b})
         await ws.send_to(text_data="not json")  # ignored, not fatal
         await act(actions.add_comment, incident.pk, "two", actor=cast["bob"], source=Door.WEB)
         second = await ws.receive_from(timeout=WAIT)
@@ -190,7 +202,7 @@ def test_entries_are_never_sent_twice_on_one_connection(incident, cast):
         return first, second
 
     first, second = async_to_sync(scenario)()
-    assert entries_in(first) == [2] and entries_in(second) == [3]
+    assert entries_in(first) == [b + 1] and entries_in(second) == [b + 2]
 
 
 def test_pushes_are_rendered_in_each_viewers_time_zone(incident, cast):
@@ -215,6 +227,7 @@ def test_pushes_are_rendered_in_each_viewers_time_zone(incident, cast):
 
 
 def test_poll_delivers_entries_whose_broadcast_was_lost(incident, cast, settings, monkeypatch):
+    b = head(incident)
     # As in the embedded default, where the worker's events never reach the web
     # process's in-memory layer: only the catch-up poll can bring them.
     settings.LIVE_POLL_SECONDS = 0.1
@@ -223,7 +236,7 @@ def test_poll_delivers_entries_whose_broadcast_was_lost(incident, cast, settings
     async def scenario():
         ws = communicator(headers, f"/ws/incidents/{incident.pk}/")
         assert (await ws.connect(timeout=WAIT))[0]
-        await ws.send_json_to({"last_seq": 1})
+        await ws.send_json_to({"last_seq": b})
         await act(actions.add_comment, incident.pk, "announced", actor=cast["bob"], source=Door.WEB)
         announced = await ws.receive_from(timeout=WAIT)  # the consumer is now idle, caught up at #2
         monkeypatch.setattr(live, "_send", lambda group, event: None)
@@ -233,8 +246,8 @@ def test_poll_delivers_entries_whose_broadcast_was_lost(incident, cast, settings
         return announced, polled
 
     announced, polled = async_to_sync(scenario)()
-    assert entries_in(announced) == [2]
-    assert entries_in(polled) == [3] and "from the worker" in polled
+    assert entries_in(announced) == [b + 1]
+    assert entries_in(polled) == [b + 2] and "from the worker" in polled
 
 
 def test_page_is_closed_when_the_viewer_loses_access(make_incident, cast, teams):
