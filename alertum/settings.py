@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "incidents.intake.views.IntakeDoorMiddleware",  # intake doors skip the session/auth/CSRF stack
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "statuspages.middleware.StatusPageMiddleware",  # custom domains; cached public pages before sessions
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -16,7 +16,17 @@ import signal
 import time
 
 import redis
-from _harness import REDIS_URL, machine, setup_django, start_gunicorn, start_worker, stop
+from _harness import (
+    REDIS_URL,
+    children,
+    cpu_seconds,
+    database_backends,
+    machine,
+    setup_django,
+    start_gunicorn,
+    start_worker,
+    stop,
+)
 from _load import run
 
 PORT = 18004
@@ -85,6 +95,7 @@ def main():
             thread.join()
         if args.backlog:
             backlog_started = time.time()
+            backends_before = {pid: cpu_seconds(pid) for pid in database_backends()}
             worker = start_worker(args.workers)
             drain_raw_events.delay()
         # The beat's sweep, as in production: a drain every 5 s until nothing is pending.
@@ -96,6 +107,12 @@ def main():
                 last_sweep = time.time()
             time.sleep(0.05)
         done = time.time()
+        if args.backlog:
+            # CPU the worker (its pool processes) and the database spent on the backlog:
+            # unlike the rate, hardly changed by other load on the machine.
+            worker_cpu = sum(cpu_seconds(pid) for pid in [worker.pid, *children(worker.pid)])
+            database_cpu = sum(cpu_seconds(pid) - backends_before.get(pid, 0) for pid in database_backends()
+                               if cpu_seconds(pid))
     finally:
         stop(server)
         try:
@@ -126,7 +143,9 @@ def main():
     print(f"end to end: {args.events / (last_processed - started):.0f} events/s from first accept to last processed")
     if args.backlog:
         print(f"processing alone: {args.events / (last_processed - backlog_started):.0f} events/s "
-              f"(backlog of {args.events}, worker start included)")
+              f"(backlog of {args.events}, worker start included); CPU per event: worker "
+              f"{worker_cpu / args.events * 1000:.2f} ms (start-up included), "
+              f"PostgreSQL {database_cpu / args.events * 1000:.2f} ms")
     print(f"last accept -> last incident update: {max(0.0, last_incident - last_accept):.2f}s; "
           f"last accept -> last raw event processed: {max(0.0, last_processed - last_accept):.2f}s "
           f"(waited {done - last_accept:.1f}s)")

@@ -10,11 +10,13 @@ Lock order inside one event: the alert row, then its AlertGroup, then the incide
 (incidents.actions), then the audit head.
 """
 
+import json
 import logging
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -84,7 +86,8 @@ def _drain_batch(size: int) -> int:
         if integration is None:
             return 0
         raws = list(RawEvent.objects.select_for_update().filter(due, integration_id=integration.pk)
-                    .order_by("id")[:size])
+                    .only("id", "integration_id", "endpoint", "body", "assigned_dedup_key", "received_at", "attempts")
+                    .order_by("id")[:size])  # only what normalising and recording a failure read
         _Batch(integration).apply(raws)
     return len(raws)
 
@@ -110,6 +113,13 @@ class _Batch:
         self.done: list[int] = []
 
     def apply(self, raws: list[RawEvent]) -> None:
+        token = _memo.set({})
+        try:
+            self._apply(raws)
+        finally:
+            _memo.reset(token)
+
+    def _apply(self, raws: list[RawEvent]) -> None:
         parsed = []
         for raw in raws:
             raw.integration = self.integration  # one instance: the service and its grouping rule load once
@@ -180,17 +190,51 @@ class _Batch:
             self.done.append(raw.pk)
 
     def _write_counts(self) -> None:
-        """Write the repeats counted so far: one UPDATE for every alert with repeats."""
+        """Write the repeats counted so far: one statement for all alerts with repeats on
+        PostgreSQL (Django's bulk_update took ~1.7 s of CPU for 200 alerts building its
+        CASE expressions), one UPDATE per alert elsewhere. The count is added (`count + n`);
+        the other fields are the last repeat's, as applying them one by one leaves them."""
         if not self.pending:
             return
-        alerts = {alert.pk: alert for alert in self.open.values() if alert is not None and alert.pk in self.pending}
-        rows = [Alert(pk=pk, count=F("count") + n, last_seen_at=alerts[pk].last_seen_at,
-                      last_raw_event_id=alerts[pk].last_raw_event_id, last_sender_time=alerts[pk].last_sender_time,
-                      summary=alerts[pk].summary, labels=alerts[pk].labels, annotations=alerts[pk].annotations)
-                for pk, n in self.pending.items()]
-        Alert.objects.bulk_update(rows, ["count", "last_seen_at", "last_raw_event_id", "last_sender_time", "summary",
-                                         "labels", "annotations"])
+        alerts = [alert for alert in self.open.values() if alert is not None and alert.pk in self.pending]
+        if connection.vendor == "postgresql":
+            table = connection.ops.quote_name(Alert._meta.db_table)
+            row = "(%s, %s, %s::timestamptz, %s::bigint, %s::timestamptz, %s, %s::jsonb, %s::jsonb)"
+            for chunk in _chunks(alerts, 500):
+                params = []
+                for alert in chunk:
+                    params += [alert.pk, self.pending[alert.pk], alert.last_seen_at, alert.last_raw_event_id,
+                               alert.last_sender_time, alert.summary, json.dumps(alert.labels),
+                               json.dumps(alert.annotations)]
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"UPDATE {table} AS a SET count = a.count + v.n, last_seen_at = v.seen, "
+                        "last_raw_event_id = v.raw, last_sender_time = v.sender, summary = v.summary, "
+                        "labels = v.labels, annotations = v.annotations "
+                        f"FROM (VALUES {', '.join([row] * len(chunk))}) "
+                        "AS v(id, n, seen, raw, sender, summary, labels, annotations) WHERE a.id = v.id", params)
+        else:
+            for alert in alerts:
+                Alert.objects.filter(pk=alert.pk).update(
+                    count=F("count") + self.pending[alert.pk], last_seen_at=alert.last_seen_at,
+                    last_raw_event_id=alert.last_raw_event_id, last_sender_time=alert.last_sender_time,
+                    summary=alert.summary, labels=alert.labels, annotations=alert.annotations)
         self.pending.clear()
+
+
+# Configuration rows (silences, inhibition, severity and routing rules, maintenance) per
+# service, loaded once per drain batch instead of once per new alert: they cannot change
+# meaningfully within the second a batch takes. Outside a batch every call reads afresh.
+_memo: ContextVar[dict | None] = ContextVar("intake_batch_memo", default=None)
+
+
+def _rows(name: str, service_id: int, load):
+    memo = _memo.get()
+    if memo is None:
+        return load()
+    if (name, service_id) not in memo:
+        memo[name, service_id] = load()
+    return memo[name, service_id]
 
 
 def _chunks(items: list, size: int):
@@ -399,7 +443,9 @@ def _join_group(alert: Alert, ev: AlertEvent, now) -> None:
 
 
 def _impact(alert: Alert) -> str:
-    for rule in AlertSeverityRule.objects.filter(Q(service=None) | Q(service=alert.service)):
+    rules = _rows("severity", alert.service_id,
+                  lambda: list(AlertSeverityRule.objects.filter(Q(service=None) | Q(service=alert.service_id))))
+    for rule in rules:
         if (not rule.alert_severity or rule.alert_severity == alert.severity) and matches(rule.matchers, alert.labels):
             return rule.impact
     return DEFAULT_IMPACT.get(alert.severity, Impact.PARTIAL)
@@ -440,14 +486,17 @@ def _maybe_raise_severity(incident: Incident, alert: Alert) -> None:
 # --- suppression: maintenance, silences, inhibition -------------------------------------------
 
 def _suppression(alert: Alert, service, now) -> tuple[str, str] | None:
-    window = active_maintenance_for([service.pk], now).first()
+    window = _rows("maintenance", service.pk, lambda: active_maintenance_for([service.pk], now).first())
     if window is not None:
         return "maintenance", f"suppressed by maintenance “{window.title}” (#{window.pk})"
-    for silence in Silence.objects.filter(Q(service=None) | Q(service=service), starts_at__lte=now, ends_at__gt=now):
+    silences = _rows("silences", service.pk, lambda: list(
+        Silence.objects.filter(Q(service=None) | Q(service=service), starts_at__lte=now, ends_at__gt=now)))
+    for silence in silences:
         if matches(silence.matchers, alert.labels):
             return "silenced", f"silenced by silence #{silence.pk}: {silence.comment}"
-    rules = [r for r in InhibitionRule.objects.filter(Q(service=None) | Q(service=service), active=True)
-             if matches(r.target_matchers, alert.labels)]
+    inhibitions = _rows("inhibitions", service.pk, lambda: list(
+        InhibitionRule.objects.filter(Q(service=None) | Q(service=service), active=True)))
+    rules = [r for r in inhibitions if matches(r.target_matchers, alert.labels)]
     if rules:
         firing = Alert.objects.filter(status=Alert.Status.FIRING).exclude(pk=alert.pk).only("pk", "labels", "summary",
                                                                                                "service_id")
@@ -463,7 +512,9 @@ def _suppression(alert: Alert, service, now) -> tuple[str, str] | None:
 # --- routing -------------------------------------------------------------------------------------
 
 def pick_route(service, severity: str, labels: dict, now) -> RoutingRule | None:
-    for rule in RoutingRule.objects.filter(Q(service=None) | Q(service=service), active=True).select_related("team"):
+    rules = _rows("routing", service.pk, lambda: list(
+        RoutingRule.objects.filter(Q(service=None) | Q(service=service), active=True).select_related("team")))
+    for rule in rules:
         if rule.severities and severity not in rule.severities:
             continue
         if not matches(rule.matchers, labels):

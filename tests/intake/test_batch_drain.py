@@ -172,3 +172,14 @@ def test_rate_limit_counted_in_leases_admits_exactly_the_limit(client, make_inte
     assert RawEvent.objects.count() == 300
     clock.shift(60)  # the next minute counts afresh
     assert client.post(V2, data=body, content_type="application/json").status_code == 202
+
+
+def test_doors_answer_with_a_length_and_no_session_machinery(client, pd):
+    _, key = pd
+    client.cookies["sessionid"] = "not-a-session"  # a sender behind a shared cookie jar
+    body = json.dumps({"routing_key": key, "event_action": "trigger", "dedup_key": "k",
+                       "payload": {"summary": "s", "source": "h", "severity": "info"}})
+    response = client.post(V2, data=body, content_type="application/json")
+    assert response.status_code == 202 and int(response["Content-Length"]) == len(response.content)
+    assert "Cookie" not in response.get("Vary", "") and not response.cookies
+    assert client.post("/integrations/no-such-door", data=body, content_type="application/json").status_code == 404
