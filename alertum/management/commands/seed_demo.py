@@ -88,4 +88,30 @@ class Command(BaseCommand):
                                           ends_at=now + timedelta(days=2, hours=1), services=[checkout, api],
                                           actor=demo, source=Door.CLI,
                                           description="PostgreSQL minor upgrade; checkout may pause briefly.")
+        seed_status_pages(demo, payments, {"checkout": checkout, "api": api, "search": search, "website": website},
+                          big)
         return demo.username
+
+
+def seed_status_pages(demo, team, services, incident):
+    """A public status page at /status/acme/ with grouped components linked to the demo
+    services, the checkout incident told to customers, and upcoming maintenance."""
+    from statuspages import actions as sp
+
+    cli = Door.CLI
+    page = sp.create_page(team=team, name="Acme", slug="acme", actor=demo, source=cli, time_zone="Europe/Amsterdam",
+                          description="Live status of Acme's shop and APIs.")
+    shop = sp.save_component(page, actor=demo, source=cli, name="Shop", is_group=True)
+    checkout = sp.save_component(page, actor=demo, source=cli, name="Checkout", group=shop,
+                                 services=[services["checkout"]])
+    sp.save_component(page, actor=demo, source=cli, name="Search", group=shop, services=[services["search"]])
+    sp.save_component(page, actor=demo, source=cli, name="Website", services=[services["website"]])
+    sp.save_component(page, actor=demo, source=cli, name="Payments API", services=[services["api"]],
+                      description="The REST API for merchants")
+    sp.create_public_incident(page, name="Card payments failing", body="Some card payments fail at checkout. "
+                              "We are investigating.", incident=incident, actor=demo, source=cli,
+                              component_statuses={checkout.code: "partial_outage"})
+    starts = timezone.now() + timedelta(days=2)
+    sp.schedule_public_maintenance(page, name="Database upgrade", starts_at=starts,
+                                   ends_at=starts + timedelta(hours=1), components=[checkout], actor=demo,
+                                   source=cli)
