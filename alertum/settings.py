@@ -103,6 +103,9 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
+# The address people reach Alertum at: links in e-mails, pages and chat messages are absolute.
+BASE_URL = env_str("ALERTUM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     _db = dj_database_url.parse(DATABASE_URL)
@@ -336,7 +339,7 @@ MONITORING_TICK_SECONDS = env_int("MONITORING_TICK_SECONDS", 5)
 # --- oncall (schedules, escalation, paging) -------------------------------------------
 # Escalation and paging (docs/escalation.md). Links in notifications are absolute: the
 # address people reach Alertum at.
-ONCALL_BASE_URL = env_str("ALERTUM_BASE_URL", "http://127.0.0.1:8000")
+ONCALL_BASE_URL = BASE_URL
 ONCALL_LINK_MAX_AGE = env_int("ONCALL_LINK_MAX_AGE", 24 * 3600)  # seconds an acknowledge/resolve link works
 ONCALL_PAGE_LEASE = env_int("ONCALL_PAGE_LEASE", 60)  # a page claimed longer ago than this is re-sent
 ONCALL_PAGE_MAX_ATTEMPTS = env_int("ONCALL_PAGE_MAX_ATTEMPTS", 8)
@@ -345,7 +348,7 @@ ONCALL_KICKS = env_bool("ONCALL_KICKS", True)
 
 # --- statuspages (public pages, subscribers) ------------------------------------------
 # Absolute links in subscriber e-mails and webhooks, and the scheme of custom domains.
-STATUSPAGES_BASE_URL = env_str("STATUSPAGES_BASE_URL", "http://127.0.0.1:8000")
+STATUSPAGES_BASE_URL = env_str("STATUSPAGES_BASE_URL", BASE_URL)
 STATUSPAGES_DOMAIN_SCHEME = env_str("STATUSPAGES_DOMAIN_SCHEME", "https")
 # Seconds a rendered public page or JSON may be served without a re-render even if
 # nothing bumped it (derived statuses move without a write); 0 turns the cache off

@@ -407,7 +407,7 @@ def test_now(monitor_or_values, *, actor) -> Outcome:
 # --- state and alerts --------------------------------------------------------------------------
 
 def _monitor_links(monitor: Monitor) -> list[dict]:
-    base = getattr(settings, "SITE_URL", "") or ""
+    base = settings.BASE_URL
     try:
         return [{"href": base + reverse("monitors:detail", args=[monitor.pk]), "text": f"Monitor {monitor.name}"}]
     except Exception:  # pages not mounted (a partial deployment): no link rather than no alert

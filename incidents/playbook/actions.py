@@ -222,7 +222,7 @@ def _enqueue_notification(reminder_id: int) -> None:
 
 def incident_url(incident: Incident) -> str:
     path = reverse("incidents:workspace", args=[incident.pk])
-    base = getattr(settings, "SITE_URL", "") or ""
+    base = settings.BASE_URL
     return base.rstrip("/") + path
 
 

@@ -36,7 +36,7 @@ MAX_INCIDENTS = 50  # in one summary; the rest are counted
 
 
 def _base_url() -> str:
-    return getattr(settings, "ONCALL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    return settings.ONCALL_BASE_URL.rstrip("/")
 
 
 def _enqueue(handoff_id: int) -> None:

@@ -34,7 +34,7 @@ def calendar(name: str, entries, *, time_zone: str = "UTC", now: dt.datetime) ->
     cal.add("method", "PUBLISH")
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", time_zone)
-    base = getattr(settings, "ONCALL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    base = settings.ONCALL_BASE_URL.rstrip("/")
     for schedule, shift in entries:
         event = icalendar.Event()
         event.add("uid", _uid(schedule.pk, shift.user.pk, shift.start, shift.source))

@@ -81,7 +81,8 @@ def test_nothing_fires_before_its_time(p1, clock):
 
 
 def test_due_step_goes_on_the_timeline_addressed_to_the_role_holder_and_is_emailed_after_commit(
-        p1, clock, smtp_server, eager_tasks, django_capture_on_commit_callbacks):
+        p1, clock, smtp_server, eager_tasks, django_capture_on_commit_callbacks, settings):
+    settings.BASE_URL = "https://alertum.example"
     clock.shift(dt.timedelta(minutes=15))
     with django_capture_on_commit_callbacks() as callbacks:
         assert playbook.fire_due_reminders() == 1
@@ -103,7 +104,7 @@ def test_due_step_goes_on_the_timeline_addressed_to_the_role_holder_and_is_email
     assert mail["Subject"] == f"[P1] {p1.reference}: Reminder: Confirm the scope of the impact"
     text = mail.get_body(("plain",)).get_content()
     assert "Role: Incident commander" in text
-    assert f"Open incident: /incidents/{p1.pk}/" in text
+    assert f"Open incident: https://alertum.example/incidents/{p1.pk}/" in text
     row = Reminder.objects.get(pk=row.pk)
     assert row.notify_state == "sent" and row.notified_at == T0 + dt.timedelta(minutes=15)
     assert row.notify_message_id == mail["Message-ID"]
