@@ -138,6 +138,8 @@ def uptime_by_day(components, start: dt.date, end: dt.date, tz, now=None) -> dic
     monitor_days = _monitor_uptime(leaves, start, end, tz)
     out = {}
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    # Day bounds once for all components (zone arithmetic is most of this loop's cost).
+    bounds = [(day, *day_bounds(day, tz)) for day in days]
     for c in leaves:
         born = c.created_at
         if c.start_date:
@@ -150,11 +152,12 @@ def uptime_by_day(components, start: dt.date, end: dt.date, tz, now=None) -> dic
             cursor, status = max(cursor, at), new
         spans.append((cursor, max(cursor, min(range_end, now)), status))
         per_day = {}
-        for day in days:
-            lo, hi = day_bounds(day, tz)
+        for day, lo, hi in bounds:
             hi = min(hi, now)
             covered = down = 0.0
             for a, b, s in spans:
+                if b <= lo or a >= hi:
+                    continue
                 overlap = (min(b, hi) - max(a, lo)).total_seconds()
                 if overlap > 0:
                     covered += overlap
