@@ -335,6 +335,10 @@ MONITORING_ROLLUP_RETENTION_DAYS = {
 # Checks run on a bounded thread pool per worker; each engine tick runs this long.
 MONITORING_CHECK_THREADS = env_int("MONITORING_CHECK_THREADS", 64)
 MONITORING_TICK_SECONDS = env_int("MONITORING_TICK_SECONDS", 5)
+# Heartbeat pings commit durably by default: an answered ping is on disk. On opts into
+# PostgreSQL's synchronous_commit=off for steady-state pings (a database crash may lose the
+# last fraction of a second of them; state changes always commit durably). docs/heartbeats.md.
+HEARTBEAT_PING_ASYNC_COMMIT = env_bool("HEARTBEAT_PING_ASYNC_COMMIT", False)
 
 # --- oncall (schedules, escalation, paging) -------------------------------------------
 # Escalation and paging (docs/escalation.md). Links in notifications are absolute: the

@@ -196,7 +196,7 @@ def find_by_id(pk: int) -> Snapshot | None:
 # from the cache; the steady-state write re-checks the state and `updated_at` (bumped by
 # every settings change and state change), so a stale entry never decides anything.
 CACHE_SECONDS = 10
-ASYNC_COMMIT = getattr(settings, "HEARTBEAT_PING_ASYNC_COMMIT", True)
+ASYNC_COMMIT = settings.HEARTBEAT_PING_ASYNC_COMMIT
 _cache: dict[tuple, tuple[float, object]] = {}
 
 
