@@ -358,3 +358,14 @@ STATUSPAGES_DOMAIN_SCHEME = env_str("STATUSPAGES_DOMAIN_SCHEME", "https")
 # nothing bumped it (derived statuses move without a write); 0 turns the cache off
 # (the benchmark's uncached figure). Writes bump it at once either way.
 STATUSPAGES_CACHE_SECONDS = env_int("STATUSPAGES_CACHE_SECONDS", 60)
+# The status pages' own choice sets beside the incidents' ones in the OpenAPI schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update({
+    "ComponentStatusEnum": "statuspages.models.ComponentStatus",
+    "PublicIncidentStatusEnum": "statuspages.models.IncidentStatus",
+    "PublicMaintenanceStatusEnum": "statuspages.models.MaintenanceStatus",
+    "PublicImpactEnum": "statuspages.models.Impact",
+    "NoticeStateEnum": "statuspages.models.Notice.State",
+    "SubscriberKindEnum": "statuspages.models.Subscriber.Kind",
+    "StakeholderAudienceKindEnum": "statuspages.models.StakeholderAudience.Kind",
+    "StatusPageAccessEnum": "statuspages.models.StatusPage.Access",
+})

@@ -115,7 +115,7 @@ class ComponentSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "reported_status"]
 
 
-class StatusSerializer(serializers.Serializer):
+class ComponentStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ComponentStatus.choices)
 
 
@@ -174,12 +174,13 @@ class ComponentViewSet(viewsets.GenericViewSet):
         actions.delete_component(self.get_object(), **_who(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=StatusSerializer, responses={200: ComponentSerializer, **errors(400, 403, 404, 422)},
+    @extend_schema(request=ComponentStatusSerializer,
+                   responses={200: ComponentSerializer, **errors(400, 403, 404, 422)},
                    summary="Set a component's status by hand")
     @action(detail=True, methods=["post"], url_path="status")
     def set_status(self, request, page_slug=None, code=None):
         component = self.get_object()
-        body = StatusSerializer(data=request.data)
+        body = ComponentStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         actions.set_component_status(component, body.validated_data["status"], **_who(request))
         return Response(self.get_serializer(self.get_queryset().get(pk=component.pk)).data)
@@ -187,7 +188,7 @@ class ComponentViewSet(viewsets.GenericViewSet):
 
 # --- public incidents ------------------------------------------------------------------------
 
-class UpdateSerializer(serializers.ModelSerializer):
+class PublicUpdateSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="code", read_only=True)
     created_at = UTCDateTimeField(read_only=True)
     display_at = UTCDateTimeField(read_only=True)
@@ -214,7 +215,7 @@ class PublicIncidentSerializer(serializers.ModelSerializer):
                   "created_at", "updated_at", "resolved_at", "updates"]
 
     def get_updates(self, obj) -> list[dict]:
-        return UpdateSerializer(sorted(obj.updates.all(), key=lambda u: (u.display_at, u.pk), reverse=True),
+        return PublicUpdateSerializer(sorted(obj.updates.all(), key=lambda u: (u.display_at, u.pk), reverse=True),
                                 many=True).data
 
 
@@ -223,7 +224,7 @@ ComponentStatuses = serializers.DictField(
     help_text='{"<component id>": "<new status>"} for the affected components.')
 
 
-class IncidentCreateSerializer(serializers.Serializer):
+class PublicIncidentCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     status = serializers.ChoiceField(choices=IncidentStatus.choices[:3], default="investigating")
     body = serializers.CharField(max_length=actions.MAX_BODY)
@@ -235,7 +236,7 @@ class IncidentCreateSerializer(serializers.Serializer):
     deliver_notifications = serializers.BooleanField(default=True)
 
 
-class IncidentUpdateSerializer(serializers.Serializer):
+class PublicIncidentUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=IncidentStatus.choices)
     body = serializers.CharField(max_length=actions.MAX_BODY)
     components = serializers.DictField(child=serializers.ChoiceField(choices=ComponentStatus.choices),
@@ -243,7 +244,7 @@ class IncidentUpdateSerializer(serializers.Serializer):
     deliver_notifications = serializers.BooleanField(default=True)
 
 
-class IncidentPatchSerializer(serializers.Serializer):
+class PublicIncidentPatchSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     impact_override = serializers.ChoiceField(choices=["", "none", "minor", "major", "critical"], required=False)
     incident = serializers.IntegerField(required=False, allow_null=True)
@@ -285,11 +286,11 @@ class PublicIncidentViewSet(viewsets.GenericViewSet):
     def retrieve(self, request, page_slug=None, code=None):
         return Response(self.get_serializer(self.get_object()).data)
 
-    @extend_schema(request=IncidentCreateSerializer,
+    @extend_schema(request=PublicIncidentCreateSerializer,
                    responses={201: PublicIncidentSerializer, **errors(400, 403, 404, 422)})
     def create(self, request, page_slug=None):
         page = _page(request, page_slug)
-        body = IncidentCreateSerializer(data=request.data)
+        body = PublicIncidentCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         public = actions.create_public_incident(
@@ -300,11 +301,11 @@ class PublicIncidentViewSet(viewsets.GenericViewSet):
         return Response(self.get_serializer(self.get_queryset().get(pk=public.pk)).data,
                         status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=IncidentPatchSerializer,
+    @extend_schema(request=PublicIncidentPatchSerializer,
                    responses={200: PublicIncidentSerializer, **errors(400, 403, 404, 422)})
     def partial_update(self, request, page_slug=None, code=None):
         public = self.get_object()
-        body = IncidentPatchSerializer(data=request.data)
+        body = PublicIncidentPatchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         unlink = "incident" in data and data["incident"] is None
@@ -313,19 +314,19 @@ class PublicIncidentViewSet(viewsets.GenericViewSet):
                                      **_who(request))
         return Response(self.get_serializer(self.get_queryset().get(pk=public.pk)).data)
 
-    @extend_schema(request=IncidentUpdateSerializer,
-                   responses={201: UpdateSerializer, **errors(400, 403, 404, 409, 422)},
+    @extend_schema(request=PublicIncidentUpdateSerializer,
+                   responses={201: PublicUpdateSerializer, **errors(400, 403, 404, 409, 422)},
                    summary="Post a public update (investigating → identified → monitoring → resolved → postmortem)")
     @action(detail=True, methods=["post"], url_path="updates")
     def post_update(self, request, page_slug=None, code=None):
         public = self.get_object()
-        body = IncidentUpdateSerializer(data=request.data)
+        body = PublicIncidentUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         update = actions.post_incident_update(public, status=data["status"], body=data["body"],
                                               component_statuses=data.get("components"),
                                               deliver_notifications=data["deliver_notifications"], **_who(request))
-        return Response(UpdateSerializer(update).data, status=status.HTTP_201_CREATED)
+        return Response(PublicUpdateSerializer(update).data, status=status.HTTP_201_CREATED)
 
 
 PreviewSerializer = inline_serializer("PublicUpdatePreview", fields={
@@ -369,11 +370,11 @@ class MaintenanceSerializer(serializers.ModelSerializer):
                   "reminded_at", "cancelled", "updates"]
 
     def get_updates(self, obj) -> list[dict]:
-        return UpdateSerializer(sorted(obj.updates.all(), key=lambda u: (u.display_at, u.pk), reverse=True),
+        return PublicUpdateSerializer(sorted(obj.updates.all(), key=lambda u: (u.display_at, u.pk), reverse=True),
                                 many=True).data
 
 
-class MaintenanceCreateSerializer(serializers.Serializer):
+class PublicMaintenanceCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     starts_at = UTCDateTimeField(required=False)
     ends_at = UTCDateTimeField(required=False)
@@ -390,7 +391,7 @@ class MaintenanceCreateSerializer(serializers.Serializer):
         return data
 
 
-class MaintenanceUpdateSerializer(serializers.Serializer):
+class PublicMaintenanceUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=MaintenanceStatus.choices)
     body = serializers.CharField(required=False, allow_blank=True, max_length=actions.MAX_BODY)
     deliver_notifications = serializers.BooleanField(default=True)
@@ -417,11 +418,11 @@ class MaintenanceViewSet(viewsets.GenericViewSet):
     def retrieve(self, request, page_slug=None, code=None):
         return Response(self.get_serializer(self.get_object()).data)
 
-    @extend_schema(request=MaintenanceCreateSerializer,
+    @extend_schema(request=PublicMaintenanceCreateSerializer,
                    responses={201: MaintenanceSerializer, **errors(400, 403, 404, 409, 422)})
     def create(self, request, page_slug=None):
         page = _page(request, page_slug)
-        body = MaintenanceCreateSerializer(data=request.data)
+        body = PublicMaintenanceCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         components = list(Component.objects.filter(page=page, code__in=data.get("components", []), is_group=False))
@@ -434,19 +435,19 @@ class MaintenanceViewSet(viewsets.GenericViewSet):
         return Response(self.get_serializer(self.get_queryset().get(pk=maintenance.pk)).data,
                         status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=MaintenanceUpdateSerializer,
-                   responses={201: UpdateSerializer, **errors(400, 403, 404, 409, 422)},
+    @extend_schema(request=PublicMaintenanceUpdateSerializer,
+                   responses={201: PublicUpdateSerializer, **errors(400, 403, 404, 409, 422)},
                    summary="Move the maintenance on (in_progress, verifying, completed) or add a message")
     @action(detail=True, methods=["post"], url_path="updates")
     def post_update(self, request, page_slug=None, code=None):
         maintenance = self.get_object()
-        body = MaintenanceUpdateSerializer(data=request.data)
+        body = PublicMaintenanceUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         update = actions.post_maintenance_update(maintenance, status=data["status"], body=data.get("body", ""),
                                                  deliver_notifications=data["deliver_notifications"],
                                                  **_who(request))
-        return Response(UpdateSerializer(update).data, status=status.HTTP_201_CREATED)
+        return Response(PublicUpdateSerializer(update).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: MaintenanceSerializer, **errors(403, 404, 409)})
     @action(detail=True, methods=["post"], url_path="cancel")
