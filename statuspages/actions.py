@@ -433,10 +433,17 @@ def _change_status(component: Component, status: str, now) -> str | None:
 def recompute_all(now=None) -> int:
     """The sync tick: re-derive every automatic component (monitors and internal
     incidents change without telling us). Cheap when nothing moved: one pass of reads."""
-    ids = list(Component.objects.filter(automatic=True, is_group=False).values_list("pk", flat=True))
+    now = now or timezone.now()
+    components = list(Component.objects.filter(automatic=True, is_group=False).only(
+        "pk", "status", "reported_status"))
+    derived = derived_statuses(components, now)
+    # Lock and write only the components whose status would move: most ticks move none,
+    # and then take no write lock at all.
+    due = [c.pk for c in components
+           if worst([c.reported_status, derived.get(c.pk, ComponentStatus.OPERATIONAL)]) != c.status]
     changed = 0
-    for start in range(0, len(ids), 200):
-        changed += len(recompute_components(ids[start:start + 200], now=now))
+    for start in range(0, len(due), 200):
+        changed += len(recompute_components(due[start:start + 200], now=now))
     return changed
 
 

@@ -193,3 +193,14 @@ def test_uptime_counts_partial_outage_partly_and_no_data_as_none(clock, page, co
     per_day = queries.uptime_by_day([api], day - dt.timedelta(days=2), day, tz)[api.pk]
     assert per_day[day - dt.timedelta(days=2)] is None  # before the component existed
     assert per_day[day] == pytest.approx(1 - (6 + 0.3 * 6) / 24)
+
+
+def test_a_tick_with_nothing_to_change_writes_nothing(page, components):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    actions.tick()
+    with CaptureQueriesContext(connection) as captured:
+        assert actions.tick() == {"maintenance": 0, "components": 0}
+    writes = [q["sql"] for q in captured if q["sql"].split()[0].upper() in ("UPDATE", "INSERT", "DELETE")]
+    assert writes == []
