@@ -28,7 +28,7 @@ from django.urls import reverse
 from django.utils import feedgenerator, timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from alertum.core.errors import DomainError
 from alertum.core.models import Door
@@ -273,12 +273,12 @@ def render_page(request, page, slug):
     return render_to_string("statuspages/public/page.html", context, request=None).encode(), HTML
 
 
-@require_GET
+@require_safe
 def page_view(request, slug=None):
     return _serve(request, slug, lambda page: render_page(request, page, _slug(request, slug)))
 
 
-@require_GET
+@require_safe
 def incident_view(request, code, slug=None):
     def renderer(page):
         incident = PublicIncident.objects.filter(page=page, code=code).prefetch_related(
@@ -291,7 +291,7 @@ def incident_view(request, code, slug=None):
     return _serve(request, slug, renderer)
 
 
-@require_GET
+@require_safe
 def maintenance_view(request, code, slug=None):
     def renderer(page):
         maintenance = PublicMaintenance.objects.filter(page=page, code=code).select_related("window") \
@@ -328,7 +328,7 @@ def _shift(year, month, delta):
     return index // 12, index % 12 + 1
 
 
-@require_GET
+@require_safe
 def history_view(request, slug=None):
     """Incidents and maintenance of one month, newest first, with links to the others."""
     year, month = _month_param(request)
@@ -346,7 +346,7 @@ def history_view(request, slug=None):
     return _serve(request, slug, renderer, name=f"history/{year:04d}-{month:02d}")
 
 
-@require_GET
+@require_safe
 def uptime_view(request, slug=None):
     """Monthly uptime history: three months of day-by-day uptime per component."""
     year, month = _month_param(request)
@@ -397,7 +397,7 @@ def _page_obj(page, url, components=None, incidents=(), maints=()):
     return v2.page_json(page, url, queries.page_updated_at(page, components, incidents, maints))
 
 
-@require_GET
+@require_safe
 def summary_json(request, slug=None):
     def build(page, url):
         snap = queries.public_snapshot(page, url)
@@ -413,7 +413,7 @@ def _flat(components):
     return sorted(components, key=lambda c: (c.position, c.pk))
 
 
-@require_GET
+@require_safe
 def status_json(request, slug=None):
     def build(page, url):
         snap = queries.public_snapshot(page, url)
@@ -421,7 +421,7 @@ def status_json(request, slug=None):
     return _v2(request, slug, build)
 
 
-@require_GET
+@require_safe
 def components_json(request, slug=None):
     def build(page, url):
         components = list(page.components.select_related("group").order_by("position", "id"))
@@ -429,7 +429,7 @@ def components_json(request, slug=None):
     return _v2(request, slug, build)
 
 
-@require_GET
+@require_safe
 def incidents_json(request, slug=None, unresolved=False):
     def build(page, url):
         incidents = queries.unresolved_incidents(page) if unresolved else queries.recent_incidents(page)
@@ -438,7 +438,7 @@ def incidents_json(request, slug=None, unresolved=False):
     return _v2(request, slug, build)
 
 
-@require_GET
+@require_safe
 def maintenances_json(request, slug=None, which="all"):
     def build(page, url):
         maints = queries.maintenances(page, which)
@@ -469,12 +469,12 @@ def _feed(request, slug, feed_class, ctype):
     return _serve(request, slug, renderer)
 
 
-@require_GET
+@require_safe
 def history_atom(request, slug=None):
     return _feed(request, slug, feedgenerator.Atom1Feed, "application/atom+xml; charset=utf-8")
 
 
-@require_GET
+@require_safe
 def history_rss(request, slug=None):
     return _feed(request, slug, feedgenerator.Rss201rev2Feed, "application/rss+xml; charset=utf-8")
 
@@ -486,7 +486,7 @@ def _text_width(text: str) -> int:
     return int(sum(7 if ch.isupper() or ch in "mwMW" else 6 for ch in text)) + 12
 
 
-@require_GET
+@require_safe
 def badge_svg(request, slug=None):
     """An embeddable badge: "status | All Systems Operational", coloured by indicator."""
     def renderer(page):
@@ -505,7 +505,7 @@ def badge_svg(request, slug=None):
     return _serve(request, slug, renderer)
 
 
-@require_GET
+@require_safe
 def logo(request, slug=None):
     def renderer(page):
         if not page.logo:
@@ -566,7 +566,7 @@ def subscribe_view(request, slug=None):
                       "If this address is not subscribed yet, we have sent it a link to confirm the subscription.")
 
 
-@require_GET
+@require_safe
 def confirm_view(request, token, slug=None):
     slug = _slug(request, slug)
     try:

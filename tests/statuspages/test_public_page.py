@@ -229,3 +229,8 @@ def test_database_down_login_page_is_never_served_unchecked(client, page, admin,
     with _database_down():
         response = client.get(ROOT)
     assert response.status_code == 503
+
+
+def test_head_is_answered_like_get(client, page):
+    assert client.head(ROOT + "api/v2/status.json").status_code == 200
+    assert client.head(ROOT).status_code == 200
