@@ -30,10 +30,12 @@ def portal(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "REDIS_URL", "PYTEST_VERSION", "SECRET_KEY", "DJANGO_SETTINGS_MODULE")}
     env["ALERTUM_VAR_DIR"] = str(tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    # The demo monitors watch the portal at BASE_URL: point it at this portal.
+    env["ALERTUM_BASE_URL"] = base
     log = open(tmp_path / "up.log", "w+")
     proc = subprocess.Popen([sys.executable, "manage.py", "up", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
@@ -68,6 +70,15 @@ def test_up_serves_demo_data_with_the_printed_login_and_runs_worker_and_beat(por
                             data={"username": username, "password": password, "csrfmiddlewaretoken": token})
     assert response.status_code == 200 and response.url.rstrip("/") == base
     assert "Checkout failing for card payments" in session.get(base + "/incidents/").text
+
+    # The demo on-call schedules put someone on call now: the dashboard widget names them.
+    widget = response.text.split('id="on-call-now-widget"', 1)[1].split("</section>", 1)[0]
+    on_call = re.findall(r'<td class="oncall-now"><strong>([^<]+)</strong>', widget)
+    assert "Payments primary" in widget and "Platform primary" in widget, widget
+    assert "nobody (gap)" not in widget and {"Kim Park", "Sam Rivera"} & set(on_call), widget
+    monitors = session.get(base + "/monitors/")
+    assert monitors.status_code == 200
+    assert "Nightly backup" in monitors.text and "Portal health" in monitors.text
 
     # Worker and beat: move the demo maintenance window's start into the past; the beat
     # tick sends advance_maintenance to the worker, which starts it.

@@ -7,6 +7,8 @@ Prints nothing secret to logs; keeps the login in var/demo_login (mode 600) so t
 
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -90,6 +92,9 @@ class Command(BaseCommand):
                                           description="PostgreSQL minor upgrade; checkout may pause briefly.")
         seed_status_pages(demo, payments, {"checkout": checkout, "api": api, "search": search, "website": website},
                           big)
+        people = {"demo": demo, "sam": sam, "kim": kim, "lee": lee}
+        seed_on_call(demo, people, payments, platform, [checkout, api])
+        seed_monitors(demo, website, api)
         return demo.username
 
 
@@ -115,3 +120,78 @@ def seed_status_pages(demo, team, services, incident):
     sp.schedule_public_maintenance(page, name="Database upgrade", starts_at=starts,
                                    ends_at=starts + timedelta(hours=1), components=[checkout], actor=demo,
                                    source=cli)
+
+
+def _last_monday_nine(zone: str):
+    """The most recent Monday 09:00 wall-clock in `zone` (the first handoff), so that
+    someone is on call the moment the demo starts."""
+    local = timezone.now().astimezone(ZoneInfo(zone))
+    monday = (local - timedelta(days=local.weekday())).replace(hour=9, minute=0, second=0, microsecond=0)
+    # Wall-clock arithmetic on a zoneinfo datetime: 09:00 stays 09:00 across DST.
+    return monday if monday <= local else monday - timedelta(days=7)
+
+
+def seed_on_call(demo, people, payments, platform, payments_services):
+    """Weekly schedules for both teams, Payments' fatigue limits, an escalation policy for
+    the Payments services, and e-mail contact methods with a notification rule for the
+    people who can be paged. The embedded mode has no EMAIL_HOST, so the file e-mail
+    backend writes those pages to var/mail: nothing leaves the machine, nothing hangs."""
+    from oncall import actions as esc
+    from oncall.schedules import actions as sched
+
+    cli = Door.CLI
+    kim, sam, lee = people["kim"], people["sam"], people["lee"]
+    primary = sched.create_schedule(team=payments, name="Payments primary", slug="payments-primary", actor=demo,
+                                    source=cli, time_zone="Europe/Amsterdam",
+                                    description="Card payments and the payments API; handoff Monday 09:00.")
+    sched.save_layer(primary, actor=demo, source=cli, name="Weekly", rotation_unit="weeks", rotation_length=1,
+                     starts_at=_last_monday_nine("Europe/Amsterdam"), participants=[kim, sam])
+    sched.leave_handoff_note(primary, actor=kim, source=cli,
+                             text="Checkout card failures: payments-api rollback to v2.31.4 in progress.")
+    platform_schedule = sched.create_schedule(team=platform, name="Platform primary", slug="platform-primary",
+                                              actor=demo, source=cli, time_zone="Europe/London",
+                                              description="Search, website and infrastructure.")
+    sched.save_layer(platform_schedule, actor=demo, source=cli, name="Weekly", rotation_unit="weeks",
+                     rotation_length=1, starts_at=_last_monday_nine("Europe/London"), participants=[lee, demo])
+    sched.set_fatigue_limits(payments, actor=demo, source=cli, max_consecutive_shifts=2, min_rest_hours=12,
+                             max_pages_per_shift=10, max_pages_per_night=3)
+
+    policy = esc.create_policy(actor=demo, source=cli, team=payments, name="Payments", slug="payments",
+                               description="Whoever is on call for Payments, then the commander.",
+                               repeat_count=1, repeat_after_minutes=10)
+    first = esc.add_level(policy, delay_minutes=0, actor=demo, source=cli)
+    esc.add_target(first, kind="schedule", schedule=primary, actor=demo, source=cli)
+    second = esc.add_level(policy, delay_minutes=10, actor=demo, source=cli)
+    esc.add_target(second, kind="user", user=sam, actor=demo, source=cli)
+    # Minor incidents should not wake anyone: P3 goes into the hourly digest.
+    esc.set_variant(policy, "P3", mode="digest", actor=demo, source=cli)
+    for service in payments_services:
+        esc.assign_policy(service, policy, actor=demo, source=cli)
+
+    # Each person sets up their own methods (the actions allow only the person themselves).
+    for person in people.values():
+        method = esc.add_contact_method(person, kind="email", address=person.email, label="Work e-mail",
+                                        actor=person, source=cli)
+        esc.add_notification_rule(person, contact_method=method, delay_minutes=0, actor=person, source=cli)
+    return primary, platform_schedule, policy
+
+
+def seed_monitors(demo, website, api):
+    """The portal watching itself: /healthz over HTTP and its port over TCP (both from
+    BASE_URL, the address the portal is reached at), and a nightly-backup heartbeat that
+    stays new until its job first pings."""
+    from monitoring import actions as mon
+    from monitoring.heartbeats import actions as hb
+
+    cli = Door.CLI
+    base = urlsplit(settings.BASE_URL)
+    # Three misses (three minutes) before down: the checks may start before the web server listens.
+    mon.create_monitor(service=website, name="Portal health", kind="http", actor=demo, source=cli,
+                       config={"url": settings.BASE_URL + "/healthz", "accepted_statuses": "200"},
+                       interval_seconds=60, timeout_seconds=10, failure_threshold=3)
+    mon.create_monitor(service=website, name="Portal port", kind="tcp", actor=demo, source=cli,
+                       config={"host": base.hostname or "127.0.0.1",
+                               "port": base.port or (443 if base.scheme == "https" else 80)},
+                       interval_seconds=60, timeout_seconds=5, failure_threshold=3)
+    hb.create_heartbeat(service=api, name="Nightly backup", actor=demo, source=cli, slug="nightly-backup",
+                        schedule="cron", cron="0 2 * * *", time_zone="Europe/Amsterdam", grace_seconds=3600)
