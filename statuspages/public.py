@@ -547,6 +547,22 @@ def _form_page(request, slug, title, message, status=200, **extra):
                            status=status))
 
 
+SUBSCRIBE_LIMIT = 10  # subscription requests per client address per hour
+
+
+def _too_many_subscriptions(request) -> bool:
+    """A stranger must not make us mail a thousand addresses: a small per-address budget
+    (the shared cache counts across processes when it is Redis)."""
+    from django.core.cache import cache as shared
+
+    key = f"sp:subscribe:{request.META.get('REMOTE_ADDR', '')}"
+    try:
+        shared.add(key, 0, 3600)
+        return shared.incr(key) > SUBSCRIBE_LIMIT
+    except Exception:
+        return False
+
+
 @csrf_exempt
 @require_POST
 def subscribe_view(request, slug=None):
@@ -557,6 +573,9 @@ def subscribe_view(request, slug=None):
     reason = check_access(request, access_meta(page))
     if reason:
         return _denied(request, slug, reason)
+    if _too_many_subscriptions(request):
+        return _form_page(request, slug, "Too many requests", "Too many subscriptions from your address; "
+                          "please try again in an hour.", status=429)
     try:
         actions.subscribe_email(page, request.POST.get("email", ""), components=request.POST.getlist("components"),
                                 source=Door.WEB)

@@ -169,3 +169,11 @@ def test_webhook_subscribers_are_added_by_staff_only(page, cast):
                                source=Door.WEB)
     with pytest.raises(Exception, match="http"):
         actions.add_subscriber(page, kind="webhook", url="ftp://x", actor=cast["alice"], source=Door.WEB)
+
+
+def test_one_address_cannot_subscribe_the_world(client, page):
+    for i in range(10):
+        assert client.post(ROOT + "subscribe", {"email": f"a{i}@example.com"}).status_code == 200
+    response = client.post(ROOT + "subscribe", {"email": "one-too-many@example.com"})
+    assert response.status_code == 429
+    assert not Subscriber.objects.filter(email="one-too-many@example.com").exists()
