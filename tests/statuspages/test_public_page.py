@@ -10,6 +10,7 @@ import pytest
 from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from alertum.core.errors import Invalid
 from alertum.core.models import Door
 from statuspages import actions, cache
 
@@ -234,3 +235,19 @@ def test_database_down_login_page_is_never_served_unchecked(client, page, admin,
 def test_head_is_answered_like_get(client, page):
     assert client.head(ROOT + "api/v2/status.json").status_code == 200
     assert client.head(ROOT).status_code == 200
+
+
+def test_the_cache_is_bumped_on_commit_and_not_on_rollback(client, page, components, cast,
+                                                           django_capture_on_commit_callbacks):
+    assert b"s-operational" in client.get(ROOT).content
+    cache.forget_local()
+    with django_capture_on_commit_callbacks() as callbacks:
+        with pytest.raises(Invalid):
+            actions.create_public_incident(page, name="x", body="y", actor=cast["alice"], source=Door.WEB,
+                                           component_statuses={"nope00000000": "major_outage"})
+    assert callbacks == []  # refused: nothing to announce, the cached page stays right
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        actions.set_component_status(components["api"], "partial_outage", actor=cast["alice"], source=Door.WEB)
+    assert callbacks  # the bump (and the webhook kick) wait for the commit
+    cache.forget_local()
+    assert b'API</span><span class="st s-partial_outage"' in client.get(ROOT).content
