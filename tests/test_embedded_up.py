@@ -28,11 +28,11 @@ def free_port() -> int:
 def portal(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "PYTEST_VERSION", "SECRET_KEY", "DJANGO_SETTINGS_MODULE")}
+           if k not in ("DATABASE_URL", "REDIS_URL", "PYTEST_VERSION", "SECRET_KEY", "DJANGO_SETTINGS_MODULE",
+                        "ALERTUM_BASE_URL")}
     env["ALERTUM_VAR_DIR"] = str(tmp_path)
     base = f"http://127.0.0.1:{port}"
-    # The demo monitors watch the portal at BASE_URL: point it at this portal.
-    env["ALERTUM_BASE_URL"] = base
+    # No ALERTUM_BASE_URL: `up` derives it from --port, so the demo monitors watch this portal.
     log = open(tmp_path / "up.log", "w+")
     proc = subprocess.Popen([sys.executable, "manage.py", "up", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -95,5 +95,8 @@ def test_up_serves_demo_data_with_the_printed_login_and_runs_worker_and_beat(por
             break
         assert proc.poll() is None, (var / "up.log").read_text()
         time.sleep(1)
-    db.close()
     assert state == "in_progress", (var / "up.log").read_text()[-3000:]
+    # The portal watches itself at the address it listens on, not at the default port.
+    watched = db.execute("SELECT config FROM monitoring_monitor WHERE name = 'Portal health'").fetchone()[0]
+    db.close()
+    assert f"{base}/healthz" in watched

@@ -27,6 +27,14 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
 
     def handle(self, *args, host, port, no_demo, **options):
+        if not os.environ.get("ALERTUM_BASE_URL"):
+            # Links in notifications, and the demo monitors that watch this portal, need the
+            # address it really listens on; the children read it from the environment.
+            base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+            os.environ["ALERTUM_BASE_URL"] = base
+            settings.BASE_URL = settings.ONCALL_BASE_URL = base
+            if not os.environ.get("STATUSPAGES_BASE_URL"):
+                settings.STATUSPAGES_BASE_URL = base
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("database ready: " + str(settings.DATABASES["default"]["NAME"]))
         if not no_demo and not User.objects.exists():
