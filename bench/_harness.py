@@ -48,7 +48,7 @@ def setup_django(fresh: bool = True) -> None:
     call_command("collectstatic", interactive=False, verbosity=0)  # production serves the hashed copies
 
 
-def wait_http(url: str, timeout: float = 30) -> None:
+def wait_http(url: str, timeout: float = 90) -> None:  # slow starts when the machine is loaded
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

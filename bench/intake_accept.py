@@ -111,7 +111,7 @@ def main():
 
     trivial_url = f"http://127.0.0.1:{PORT}/livez"
     events_url = f"http://127.0.0.1:{PORT}/integrations/pagerduty/v2/enqueue"
-    server = start_gunicorn(PORT, workers=args.workers)
+    server = start_gunicorn(PORT, workers=args.workers, GUNICORN_MAX_REQUESTS="0")  # no recycling mid-run
     rounds = []
     try:
         wrk(trivial_url, 3, args.connections)  # warm-up

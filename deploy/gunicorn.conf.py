@@ -16,6 +16,8 @@ worker_class = "gthread" if threads > 1 else "sync"
 # timeout that frees a stuck worker is better than a long one.
 keepalive = 5
 timeout = 30
-max_requests = 10000
+# Recycle a worker after this many requests (bounds slow leaks); benchmarks set 0 so that a
+# restart (~2 s of CPU importing the app) does not land in one measured run.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 10000))
 max_requests_jitter = 1000
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # off unless set: logging every request costs ~10% here
