@@ -68,9 +68,12 @@ INSTALLED_APPS = [
     "statuspages",
 ]
 
+# Doors for tools (intake, heartbeat pings) are served before the session stack.
+MACHINE_DOOR_PREFIXES = ("/integrations/", "/ping/")
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "incidents.intake.views.IntakeDoorMiddleware",  # intake doors skip the session/auth/CSRF stack
+    "alertum.core.middleware.MachineDoorMiddleware",  # intake and ping doors skip the session/auth/CSRF stack
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "statuspages.middleware.StatusPageMiddleware",  # custom domains; cached public pages before sessions
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -240,7 +240,7 @@ def answers_domain_errors(view):
 def error_response(request, message: str, status: int) -> HttpResponse:
     if request.htmx:
         return flash_error(request, message, status)
-    return render(request, "incidents/error.html", {"message": message, "status": status}, status=status)
+    return render(request, "error.html", {"message": message, "status": status}, status=status)
 
 
 def flash_error(request, message: str, status: int) -> HttpResponse:

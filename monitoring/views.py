@@ -2,9 +2,7 @@
 pause / resume / delete, and the public SVG badge. Thin: queries read, actions write."""
 
 from datetime import timedelta
-from functools import wraps
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,31 +11,20 @@ from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
 from alertum.core.errors import DomainError
-from alertum.core.models import Door, Role, Service
+from alertum.core.models import Role, Service
+from alertum.core.pages import PageDoor
+from alertum.core.pages import web_actor as _who
 from alertum.core.permissions import is_admin, teams_with_role
 from monitoring import actions, badge, queries
 from monitoring.forms import FilterForm, MonitorForm
 from monitoring.models import Monitor
 
+_DOOR = PageDoor("monitors:overview", "Back to monitors")
+page_view = _DOOR.view
+
+
 FIELDS = ["service", "name", "kind", "config", "interval_seconds", "timeout_seconds", "failure_threshold",
           "success_threshold", "rules", "anomaly_sensitivity"]
-
-
-def _who(request) -> dict:
-    return {"actor": request.user, "source": Door.WEB, "ip_address": request.META.get("REMOTE_ADDR") or None}
-
-
-def page_view(view):
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except DomainError as exc:
-            return render(request, "incidents/error.html", {"message": exc.message, "status": exc.status_code,
-                                                            "back_url": "/monitors/", "back_label": "Back to monitors"},
-                          status=exc.status_code)
-
-    return login_required(wrapper)
 
 
 def _percent(value) -> str:

@@ -7,17 +7,15 @@ does every write and checks who may; a DomainError comes back as its status code
 its message.
 """
 
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from alertum.core.errors import DomainError, Forbidden, Invalid, NotFound
-from alertum.core.models import Door, Role, Service, Team
+from alertum.core.models import Role, Service, Team
+from alertum.core.pages import PageDoor
+from alertum.core.pages import web_actor as _who
 from alertum.core.permissions import is_admin, is_member_anywhere, teams_with_role
 from incidents import queries as incident_queries
 from incidents.models import Severity
@@ -43,6 +41,10 @@ from oncall.models import (
     Urgency,
 )
 
+_DOOR = PageDoor("oncall:policies", "Back to the escalation policies")
+page_view = _DOOR.view
+error_page = _DOOR.error
+
 
 @require_http_methods(["GET", "POST"])
 def page_link(request, token):
@@ -66,29 +68,6 @@ def page_link(request, token):
 
 
 # --- shared ------------------------------------------------------------------------------------
-
-def _who(request) -> dict:
-    return {"actor": request.user, "source": Door.WEB, "ip_address": request.META.get("REMOTE_ADDR") or None}
-
-
-def error_page(request, message: str, status: int) -> HttpResponse:
-    return render(request, "incidents/error.html", {"message": message, "status": status,
-                                                    "back_url": reverse("oncall:policies"),
-                                                    "back_label": "Back to the escalation policies"}, status=status)
-
-
-def page_view(view):
-    """Signed in; a DomainError escaping the view becomes its status code and message."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except DomainError as exc:
-            return error_page(request, exc.message, exc.status_code)
-
-    return login_required(wrapper)
-
 
 def _form_errors(form) -> str:
     return "; ".join(f"{name}: {' '.join(errs)}" if name != "__all__" else " ".join(errs)

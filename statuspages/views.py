@@ -8,11 +8,8 @@ as its status code with its message, on the form or on the error page; nothing i
 saved then.
 """
 
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +17,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from alertum.core.errors import DomainError, NotFound
 from alertum.core.models import Door, Role, Team
+from alertum.core.pages import PageDoor
+from alertum.core.pages import form_error as _fail
+from alertum.core.pages import web_actor as _who
 from alertum.core.permissions import is_admin, teams_with_role
 from incidents.queries import visible_incidents
 from statuspages import actions, forms, queries
@@ -34,30 +34,9 @@ from statuspages.models import (
     Subscriber,
 )
 
-
-def _who(request) -> dict:
-    return {"actor": request.user, "source": Door.WEB, "ip_address": request.META.get("REMOTE_ADDR") or None}
-
-
-def error_page(request, message: str, status: int) -> HttpResponse:
-    return render(request, "incidents/error.html", {"message": message, "status": status,
-                                                    "back_url": reverse("statuspages:list"),
-                                                    "back_label": "Back to the status pages"}, status=status)
-
-
-def page_view(view):
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except DomainError as exc:
-            return error_page(request, exc.message, exc.status_code)
-    return login_required(wrapper)
-
-
-def _fail(form, exc: DomainError) -> int:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-    return exc.status_code
+_DOOR = PageDoor("statuspages:list", "Back to the status pages")
+page_view = _DOOR.view
+error_page = _DOOR.error
 
 
 def _get(model, **filters):

@@ -9,10 +9,8 @@ re-rendered with what was typed, or on a small error page. Nothing is saved then
 
 import json
 from datetime import timedelta
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse
@@ -24,6 +22,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from alertum.core.errors import DomainError, Forbidden, NotFound
 from alertum.core.models import Door, Service
+from alertum.core.pages import PageDoor
+from alertum.core.pages import form_error as _form_failure
+from alertum.core.pages import web_actor as _who
 from incidents.intake import actions, queries, setup_text
 from incidents.intake.forms import (
     AlertFilterForm,
@@ -39,42 +40,17 @@ from incidents.intake.forms import (
 from incidents.intake.pipeline import DEFAULT_GROUPING
 from incidents.models import Alert, AlertSeverityRule, InhibitionRule, RawEvent, RoutingRule
 
+_DOOR = PageDoor("alerts:list", "Back to the alerts")
+page_view = _DOOR.view
+error_page = _DOOR.error
+
+
 PAGE_SIZES = (25, 50, 100)
 RECENT_RAW_EVENTS = 20
 REPLAYABLE = (RawEvent.State.FAILED, RawEvent.State.DEAD)
 
 
 # --- shared ------------------------------------------------------------------------------------
-
-def _who(request) -> dict:
-    return {"actor": request.user, "source": Door.WEB, "ip_address": request.META.get("REMOTE_ADDR") or None}
-
-
-def error_page(request, message: str, status: int) -> HttpResponse:
-    return render(request, "incidents/error.html", {"message": message, "status": status, "back_url":
-                                                    reverse("alerts:list"), "back_label": "Back to the alerts"},
-                  status=status)
-
-
-def page_view(view):
-    """Signed in; a DomainError escaping the view (the subject is hidden or gone, the
-    viewer may not) becomes its status code with the message."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except DomainError as exc:
-            return error_page(request, exc.message, exc.status_code)
-
-    return login_required(wrapper)
-
-
-def _form_failure(form, exc: DomainError) -> int:
-    """Put an action's refusal on the form (on its field when the form has it)."""
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-    return exc.status_code
-
 
 def _page(request, qs, default_size=25):
     try:

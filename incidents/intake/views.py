@@ -22,9 +22,9 @@ from functools import wraps
 from hashlib import sha256
 
 from django.http import JsonResponse
-from django.urls import Resolver404, resolve, reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from alertum.core.middleware import machine_door
 from incidents.intake import alertmanager, formats, generic, pagerduty
 from incidents.intake.accept import MAX_BODY_BYTES, accept, find_integration, over_rate_limit
 from incidents.intake.events import FormatError
@@ -57,35 +57,7 @@ def door(view):
                                                                "please retry"}, status=503,
                                 headers={"Retry-After": "5"})
 
-    wrapper.intake_door = True
-    return wrapper
-
-
-class IntakeDoorMiddleware:
-    """Serve the intake doors before the session, CSRF, authentication, messages, htmx and
-    time-zone middleware: a door uses none of them (the sender's key is its credential),
-    and they were ~0.4 ms of CPU of a ~2 ms accept (docs/performance.md). Placed right
-    after SecurityMiddleware, so HTTPS redirects and HSTS still apply. Anything under the
-    doors' prefix that is not a door goes the usual way."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.prefix = None
-
-    def __call__(self, request):
-        if self.prefix is None:
-            self.prefix = reverse("intake-generic").rsplit("webhook", 1)[0]  # "/integrations/"
-        if request.path_info.startswith(self.prefix):
-            try:
-                match = resolve(request.path_info)
-            except Resolver404:
-                return self.get_response(request)
-            if getattr(match.func, "intake_door", False):
-                request.resolver_match = match
-                response = match.func(request, *match.args, **match.kwargs)
-                response.headers["Content-Length"] = str(len(response.content))  # as CommonMiddleware does
-                return response
-        return self.get_response(request)
+    return machine_door(wrapper)
 
 
 def read_body(request) -> bytes:

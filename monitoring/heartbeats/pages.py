@@ -6,35 +6,25 @@ Thin: a form shapes the input, `queries` decides what the viewer sees, `actions`
 every write and checks who may; a DomainError comes back as its status with its message.
 """
 
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from alertum.core.errors import DomainError
 from alertum.core.models import Door
+from alertum.core.pages import PageDoor
 from monitoring.heartbeats import actions, queries
 from monitoring.heartbeats.forms import HeartbeatForm, PingKeyForm
+
+_DOOR = PageDoor("heartbeats:list", "Back to the heartbeats")
+page_view = _DOOR.view
+
 
 
 def _who(request) -> dict:
     return {"actor": request.user, "source": Door.WEB, "ip_address": request.META.get("REMOTE_ADDR") or None}
-
-
-def page_view(view):
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except DomainError as exc:
-            return render(request, "incidents/error.html", {
-                "message": exc.message, "status": exc.status_code, "back_url": reverse("heartbeats:list"),
-                "back_label": "Back to the heartbeats"}, status=exc.status_code)
-
-    return login_required(wrapper)
 
 
 def _fail(form, exc: DomainError) -> int:
@@ -138,7 +128,7 @@ def key_create(request):
 def key_delete(request, pk):
     key = queries.ping_keys_visible_to(request.user).filter(pk=pk).first()
     if key is None:
-        return render(request, "incidents/error.html", {"message": "no such ping key", "status": 404,
+        return render(request, "error.html", {"message": "no such ping key", "status": 404,
                                                         "back_url": reverse("heartbeats:list")}, status=404)
     actions.delete_ping_key(key, **_who(request))
     messages.success(request, f"Ping key {key.key_prefix}… deleted: slug URLs with it no longer work.")

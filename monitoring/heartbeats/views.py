@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from alertum.core.middleware import machine_door
 from monitoring.heartbeats import pings
 from monitoring.heartbeats.models import BODY_LIMIT_MAX
 
@@ -87,7 +88,7 @@ def ping_door(view):
             return _text("could not record the ping; please retry", 503)
 
     wrapper.__name__ = view.__name__
-    return wrapper
+    return machine_door(wrapper)
 
 
 def _record(request, snap: pings.Snapshot, action: str, exit_status: int | None):

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,6 +22,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from alertum.core.errors import DomainError, NotFound
 from alertum.core.models import Door, Role, Team
+from alertum.core.pages import PageDoor
+from alertum.core.pages import form_error as _fail
+from alertum.core.pages import web_actor as _who
 from alertum.core.permissions import has_team_role, is_admin, teams_with_role
 from oncall.schedules import actions, ical, queries, reports, rotation
 from oncall.schedules.forms import (
@@ -37,36 +38,13 @@ from oncall.schedules.forms import (
 )
 from oncall.schedules.models import CalendarFeed, FatigueLimits, Layer, Override
 
+_DOOR = PageDoor("schedules:list", "Back to the schedules")
+page_view = _DOOR.view
+error_page = _DOOR.error
+
+
 VIEW_DAYS = 14
 PREVIEW_DAYS = 28
-
-
-def _who(request) -> dict:
-    return {"actor": request.user, "source": Door.WEB, "ip_address": request.META.get("REMOTE_ADDR") or None}
-
-
-def error_page(request, message: str, status: int) -> HttpResponse:
-    return render(request, "incidents/error.html", {"message": message, "status": status,
-                                                    "back_url": reverse("schedules:list"),
-                                                    "back_label": "Back to the schedules"}, status=status)
-
-
-def page_view(view):
-    """Signed in; a DomainError escaping the view becomes its status with the message."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except DomainError as exc:
-            return error_page(request, exc.message, exc.status_code)
-
-    return login_required(wrapper)
-
-
-def _fail(form, exc: DomainError) -> int:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-    return exc.status_code
 
 
 def _viewer_zone(request) -> zoneinfo.ZoneInfo:

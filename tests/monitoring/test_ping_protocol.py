@@ -186,3 +186,13 @@ def test_first_success_makes_a_new_heartbeat_up_without_an_alert(client, heartbe
     from incidents.models import Alert
 
     assert Alert.objects.count() == 0
+
+
+def test_ping_door_answers_without_session_machinery(client, heartbeat, cast):
+    """Pings are served before the session, CSRF and auth middleware: even a signed-in
+    browser's ping sets no cookie and varies on none, and the body length is declared."""
+    client.force_login(cast["alice"])
+    response = client.get(f"/ping/{heartbeat.uuid}")
+    assert_ok(response)
+    assert int(response["Content-Length"]) == len(response.content)
+    assert "Cookie" not in response.get("Vary", "") and not response.cookies
