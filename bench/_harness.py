@@ -3,6 +3,7 @@ production (gunicorn for HTTP, daphne for /ws/), signed-in session cookies, and
 percentile helpers. Benchmarks talk only to 127.0.0.1 and stop by themselves."""
 
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -158,3 +159,23 @@ def start_worker(concurrency: int = 2, name: str = "bench", **env) -> subprocess
 def kill_group(proc: subprocess.Popen, sig) -> None:
     os.killpg(proc.pid, sig)
     proc.wait(timeout=30)
+
+
+def wrk(url, seconds, connections, script=None):
+    """One wrk run (-t2, --latency): rate, total, non-2xx, socket errors, latency percentiles in ms."""
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script:
+        cmd[1:1] = ["-s", script]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    lat = {p: _ms(v) for p, v in re.findall(r"\s+(50|75|90|99)%\s+([\d.]+\w+)", out)}
+    return {"rate": rate, "total": total, "non2xx": int(non2xx.group(1)) if non2xx else 0, "latency": lat,
+            "socket_errors": sum(map(int, errors.groups())) if errors else 0}
+
+
+def _ms(text):
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]

@@ -16,36 +16,15 @@ form with a ping key.
 import argparse
 import json
 import os
-import re
 import shutil
-import subprocess
 import tempfile
 
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_hb")
 os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
-from _harness import REDIS_URL, machine, setup_django, start_gunicorn, stop  # noqa: E402
+from _harness import REDIS_URL, machine, setup_django, start_gunicorn, stop, wrk  # noqa: E402
 
 PORT = int(os.environ.get("BENCH_PORT", 18200))
-
-
-def wrk(url, seconds, connections, script=None):
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if script:
-        cmd[1:1] = ["-s", script]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    lat = {p: _ms(v) for p, v in re.findall(r"\s+(50|75|90|99)%\s+([\d.]+\w+)", out)}
-    return {"rate": rate, "total": total, "non2xx": int(non2xx.group(1)) if non2xx else 0, "latency": lat,
-            "socket_errors": sum(map(int, errors.groups())) if errors else 0}
-
-
-def _ms(text):
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
 def lua_paths(paths, method="GET", body=None) -> str:

@@ -13,7 +13,6 @@ Also checks that every 2xx answer left exactly one stored raw event.
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
 import subprocess
@@ -30,28 +29,10 @@ from _harness import (
     setup_django,
     start_gunicorn,
     stop,
+    wrk,
 )
 
 PORT = 18003
-
-
-def wrk(url, seconds, connections, script=None):
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if script:
-        cmd[1:1] = ["-s", script]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    lat = {p: _ms(v) for p, v in re.findall(r"\s+(50|75|90|99)%\s+([\d.]+\w+)", out)}
-    return {"rate": rate, "total": total, "non2xx": int(non2xx.group(1)) if non2xx else 0, "latency": lat,
-            "socket_errors": sum(map(int, errors.groups())) if errors else 0}
-
-
-def _ms(text):
-    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
 def measured(url, seconds, connections, server, script=None):
