@@ -22,7 +22,9 @@ PYTHON = sys.executable
 def server_env(**extra) -> dict:
     env = {**os.environ, "DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL,
            "SECRET_KEY": "bench-only-secret-key-" + "x" * 30,
-           "SECURE_COOKIES": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver", "PYTHONUNBUFFERED": "1"}
+           "SECURE_COOKIES": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver", "PYTHONUNBUFFERED": "1",
+           # Its own collectstatic target: a bench's --clear must not pull files from under a test run.
+           "STATIC_ROOT": os.environ.get("BENCH_STATIC_ROOT", str(ROOT / "var" / "bench-static"))}
     env.pop("PYTEST_VERSION", None)
     env.update(extra)
     return env
