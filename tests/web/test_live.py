@@ -239,7 +239,7 @@ def test_poll_delivers_entries_whose_broadcast_was_lost(incident, cast, settings
         await ws.send_json_to({"last_seq": b})
         await act(actions.add_comment, incident.pk, "announced", actor=cast["bob"], source=Door.WEB)
         announced = await ws.receive_from(timeout=WAIT)  # the consumer is now idle, caught up at #2
-        monkeypatch.setattr(live, "_send", lambda group, event: None)
+        monkeypatch.setattr(live, "send_now", lambda items: None)
         await act(actions.add_comment, incident.pk, "from the worker", actor=None, source=Door.BEAT)
         polled = await ws.receive_from(timeout=WAIT)
         await ws.disconnect()
