@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from alertum.core.errors import NotFound
@@ -22,13 +22,27 @@ UP_STATES = {Monitor.State.UP, Monitor.State.LATE}
 DOWN_STATES = {Monitor.State.DOWN}
 
 
-def monitors_visible_to(user) -> QuerySet[Monitor]:
+def may_see_monitors(user) -> bool:
     """Any team member sees every monitor (as incidents: operations are shared knowledge);
-    people in no team and anonymous users see none."""
+    people in no team and anonymous users see none. The live overview's socket asks this."""
+    return is_admin(user) or is_member_anywhere(user)
+
+
+def monitors_visible_to(user) -> QuerySet[Monitor]:
     qs = Monitor.objects.select_related("service", "service__owner_team")
-    if is_admin(user) or is_member_anywhere(user):
+    if may_see_monitors(user):
         return qs
     return qs.none()
+
+
+def overview_version() -> str:
+    """A token that moves whenever the overview's rows could: every create, edit and state
+    change saves the monitor (moving `updated_at`) and a delete lowers the count. Check
+    results and pings that change nothing do not move it. The page holds the version it
+    was rendered from, so the live socket can tell it what it missed while disconnected."""
+    summary = Monitor.objects.aggregate(n=Count("id"), latest=Max("updated_at"))
+    latest = summary["latest"]
+    return f"{summary['n']}.{latest.timestamp():.6f}" if latest else f"{summary['n']}.0"
 
 
 def monitors_configurable_by(user) -> QuerySet[Monitor]:

@@ -1,5 +1,5 @@
-"""Monitor pages: overview (live by htmx poll), detail, create / edit with "test now",
-pause / resume / delete, and the public SVG badge. Thin: queries read, actions write."""
+"""Monitor pages: overview (live over a WebSocket, monitoring/consumers.py), detail,
+create / edit with "test now", pause / resume / delete, and the public SVG badge. Thin: queries read, actions write."""
 
 from datetime import timedelta
 
@@ -82,9 +82,13 @@ def _filters(request):
 @require_GET
 def overview(request):
     form, filters = _filters(request)
+    # The version first: rows read after it are at least as new, so a change racing this
+    # render makes the live socket ask for one more refresh rather than none.
+    version = queries.overview_version()
     rows, total, counts = overview_rows(request.user, filters)
     template = "monitoring/_overview_rows.html" if request.headers.get("HX-Request") else "monitoring/overview.html"
     return render(request, template, {"form": form, "rows": rows, "total": total, "counts": counts,
+                                      "version": version,
                                       "query": request.GET.urlencode(),
                                       "can_create": _configurable_services(request.user).exists()})
 

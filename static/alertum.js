@@ -35,6 +35,36 @@
     if (evt.target.id === "workspace") {
       evt.detail.socketWrapper.send(JSON.stringify({ last_seq: headSeq() }));
     }
+    if (evt.target.id === "monitors-live") {
+      var rows = document.getElementById("monitor-rows");
+      evt.detail.socketWrapper.send(JSON.stringify({ version: rows ? rows.dataset.version || "" : "" }));
+    }
+  });
+
+  // The monitors overview: the socket only says "changed"; the rows re-fetch themselves
+  // (hx-trigger "monitors-changed from:body"), debounced: 500 ms after the last message,
+  // and at most 3 s after the first, so a steady stream of changes still shows.
+  var MONITORS_QUIET_MS = 500, MONITORS_MAX_WAIT_MS = 3000;
+  var monitorsTimer = null, monitorsFirst = 0;
+  function refreshMonitorsSoon() {
+    var now = Date.now();
+    if (monitorsTimer === null) monitorsFirst = now;
+    clearTimeout(monitorsTimer);
+    var wait = Math.max(0, Math.min(MONITORS_QUIET_MS, monitorsFirst + MONITORS_MAX_WAIT_MS - now));
+    monitorsTimer = setTimeout(function () {
+      monitorsTimer = null;
+      htmx.trigger(document.body, "monitors-changed");
+    }, wait);
+  }
+
+  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
+    if (evt.target.id !== "monitors-live") return;
+    var message = null;
+    try { message = JSON.parse(evt.detail.message); } catch (e) { return; }
+    if (message && message.type === "monitors.changed") {
+      evt.preventDefault(); // not HTML to swap
+      refreshMonitorsSoon();
+    }
   });
 
   document.addEventListener("htmx:wsClose", function (evt) {

@@ -100,7 +100,7 @@ def test_overview_and_detail_pages(client, cast, make_monitor, http_server, cloc
     clock.shift(300)
     client.force_login(cast["victor"])
     page = client.get("/monitors/?state=down").content.decode()
-    assert "Payments API" in page and "down: 1" in page and 'hx-trigger="every 10s"' in page
+    assert "Payments API" in page and "down: 1" in page and 'ws-connect="/ws/monitors/"' in page
     assert "Payments API" not in client.get("/monitors/?state=up").content.decode()
     detail = client.get(f"/monitors/{monitor.pk}/").content.decode()
     assert "status 503" in detail and "maintenance" in detail and "Latency, last 24 hours" in detail
