@@ -8,7 +8,9 @@ and test that service's monitors; any team member may read them (queries.py).
 Alerts: a monitor going down raises the alert `monitor-<id>` through intake
 (incidents.intake.internal), and coming back resolves it, so grouping, silences,
 maintenance and routing apply. Each threshold rule has its own alert
-(`monitor-<id>-rule-<name>`), and so does a latency anomaly (`monitor-<id>-anomaly`).
+(`monitor-<id>-rule-<name>`), and so does a latency anomaly (`monitor-<id>-anomaly`) and
+a TLS certificate inside its warning window (`monitor-<id>-tls`, severity warning; the
+check still passes).
 
 Lock order: the monitor row, then intake's (integration, alert, group, incident), then
 the audit head.
@@ -36,7 +38,7 @@ from incidents.intake import internal as intake
 from monitoring import anomaly
 from monitoring.checks import Outcome
 from monitoring.checks import dns as dns_check
-from monitoring.checks.http import json_path_valid, parse_statuses
+from monitoring.checks.http import certificate_expiring, days_left, json_path_valid, parse_statuses
 from monitoring.models import CheckResult, Monitor, StatusChange
 
 State = Monitor.State
@@ -332,6 +334,8 @@ def update_monitor(monitor: Monitor, *, actor, source: str, ip_address=None, **c
         _clean(monitor)
         if any(before.get(f) != audit.snapshot(monitor, [f]).get(f) for f in ("kind", "config")):
             monitor.consecutive_failures = monitor.consecutive_successes = 0
+            # Another URL or warning window: the next check decides the warning afresh.
+            _resolve_certificate(monitor)
         if before.get("interval_seconds") != monitor.interval_seconds and not monitor.is_paused:
             monitor.next_check_at = first_due(monitor)
         save_config(monitor, actor=actor, source=source, ip_address=ip_address, before=before, fields=CONFIG_FIELDS)
@@ -472,6 +476,55 @@ def _fire_rule(monitor: Monitor, rule: dict, message: str, evidence: dict) -> No
                       links=_monitor_links(monitor))
 
 
+def _certificate_key(monitor: Monitor) -> str:
+    return f"{monitor.dedup_key}-tls"
+
+
+def _resolve_certificate(monitor: Monitor) -> bool:
+    """Close the certificate warning's alert, if open; the caller saves the field."""
+    if monitor.certificate_expires_at is None:
+        return False
+    intake.send_alert(monitor.service, firing=False, dedup_key=_certificate_key(monitor))
+    monitor.certificate_expires_at = None
+    return True
+
+
+def certificate_changes(monitor: Monitor, expires_at, at) -> bool:
+    """Whether a check that saw this certificate moves the warning: a new certificate
+    inside the window, or a renewed one while the warning is open. The engine asks this
+    to keep the steady state (no warning, or the same one) on its quiet path."""
+    if expires_at is None:
+        return False
+    if certificate_expiring(expires_at, at, (monitor.config or {}).get("tls_expiry_days", 14)):
+        return monitor.certificate_expires_at != expires_at
+    return monitor.certificate_expires_at is not None
+
+
+def evaluate_certificate(monitor: Monitor, expires_at, at) -> bool:
+    """The TLS certificate warning after a check that saw the certificate (`expires_at`,
+    its notAfter; None when the check got no certificate, which says nothing). Inside the
+    window (config tls_expiry_days, 0 = off) the alert `monitor-<id>-tls` is raised, with
+    severity warning, once per certificate; a certificate outside it (renewed) resolves
+    it. An expired certificate keeps the alert open; the failing check is the down alert's
+    business. Returns whether `certificate_expires_at` changed (the caller saves it)."""
+    if not certificate_changes(monitor, expires_at, at):
+        return False
+    if not certificate_expiring(expires_at, at, (monitor.config or {}).get("tls_expiry_days", 14)):
+        return _resolve_certificate(monitor)
+    days = days_left(expires_at, at)
+    when = f"expires in {days} day{'s' if days != 1 else ''}" if days > 0 else "has expired"
+    intake.send_alert(monitor.service, firing=True, dedup_key=_certificate_key(monitor),
+                      summary=f"{monitor.name}: the TLS certificate {when} ({expires_at:%Y-%m-%d %H:%M} UTC)"[:1024],
+                      severity="warning", source=_target(monitor),
+                      labels=_labels(monitor, "CertificateExpiring"),
+                      details={"certificate_expires_at": expires_at.isoformat(), "days_left": days,
+                               "tls_expiry_days": (monitor.config or {}).get("tls_expiry_days", 14)},
+                      annotations={"description": f"Renew the certificate of {_target(monitor)}: it {when}."},
+                      links=_monitor_links(monitor))
+    monitor.certificate_expires_at = expires_at
+    return True
+
+
 def _resolve_rules(monitor: Monitor, *, reason: str) -> None:
     state = monitor.rule_state or {}
     for name in list(state.get("firing", [])):
@@ -481,7 +534,8 @@ def _resolve_rules(monitor: Monitor, *, reason: str) -> None:
         state["anomaly"]["open"] = False
     state["firing"], state["since"] = [], {}
     monitor.rule_state = state
-    Monitor.objects.filter(pk=monitor.pk).update(rule_state=state)
+    _resolve_certificate(monitor)
+    Monitor.objects.filter(pk=monitor.pk).update(rule_state=state, certificate_expires_at=None)
 
 
 def _resolve_all(monitor: Monitor, *, reason: str) -> None:
@@ -592,10 +646,11 @@ def evaluate_anomaly(monitor: Monitor, result: CheckResult) -> None:
     monitor.rule_state = state
 
 
-def apply_result(monitor: Monitor, result: CheckResult, *, source: str) -> None:
+def apply_result(monitor: Monitor, result: CheckResult, *, source: str, certificate_expires_at=None) -> None:
     """Count one result (already saved) against the thresholds, inside the caller's
     transaction with the monitor locked: down after N failures in a row, up after M
-    successes (a new monitor is up at its first success), then rules and anomaly."""
+    successes (a new monitor is up at its first success), then rules, anomaly and the
+    certificate warning (`certificate_expires_at`: what the check saw, if anything)."""
     if result.ok:
         monitor.consecutive_successes += 1
         monitor.consecutive_failures = 0
@@ -616,7 +671,12 @@ def apply_result(monitor: Monitor, result: CheckResult, *, source: str) -> None:
         evaluate_rules(monitor, result)
         evaluate_anomaly(monitor, result)
         fields.append("rule_state")
-    Monitor.objects.filter(pk=monitor.pk).update(**{f: getattr(monitor, f) for f in fields})
+    values = {f: getattr(monitor, f) for f in fields}
+    if evaluate_certificate(monitor, certificate_expires_at, result.at):
+        # The overview shows the warning: move its version and tell the live pages.
+        values.update(certificate_expires_at=monitor.certificate_expires_at, updated_at=timezone.now())
+        _broadcast(monitor)
+    Monitor.objects.filter(pk=monitor.pk).update(**values)
 
 
 def record_result(monitor: Monitor, outcome: Outcome, *, at, due_at=None, source: str = "monitor") -> CheckResult:
@@ -630,7 +690,7 @@ def record_result(monitor: Monitor, outcome: Outcome, *, at, due_at=None, source
                                             latency_ms=outcome.latency_ms, status_code=outcome.status_code,
                                             message=outcome.message[:500],
                                             evidence=outcome.evidence if not outcome.ok else {})
-        apply_result(locked, result, source=source)
+        apply_result(locked, result, source=source, certificate_expires_at=outcome.certificate_expires_at)
     monitor.state = locked.state
     return result
 

@@ -36,7 +36,7 @@ class MonitorAdmin(AuditedAdminMixin, admin.ModelAdmin):
     search_fields = ("name", "service__name", "service__slug")
     autocomplete_fields = ["service"]
     readonly_fields = ("state", "is_paused", "next_check_at", "last_checked_at", "consecutive_failures",
-                       "consecutive_successes", "created_at", "updated_at")
+                       "consecutive_successes", "certificate_expires_at", "created_at", "updated_at")
     fields = (*EDITABLE, *readonly_fields)
     inlines = [StatusChangeInline]
     actions = ["pause_selected", "resume_selected"]

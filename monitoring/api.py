@@ -36,9 +36,9 @@ class MonitorSerializer(ApiModelSerializer):
         fields = ["id", "service", "name", "kind", "config", "interval_seconds", "timeout_seconds", "state",
                   "is_paused", "failure_threshold", "success_threshold", "rules", "anomaly_sensitivity",
                   "consecutive_failures", "consecutive_successes", "last_checked_at", "next_check_at", "created_at",
-                  "updated_at", "badge_url"]
+                  "updated_at", "certificate_expires_at", "badge_url"]
         read_only_fields = ["state", "consecutive_failures", "consecutive_successes", "last_checked_at",
-                            "next_check_at", "created_at", "updated_at"]
+                            "next_check_at", "created_at", "updated_at", "certificate_expires_at"]
 
     def get_badge_url(self, obj) -> str:
         request = self.context.get("request")
@@ -57,6 +57,8 @@ class OutcomeSerializer(serializers.Serializer):
     status_code = serializers.IntegerField(allow_null=True)
     message = serializers.CharField()
     evidence = serializers.JSONField()
+    warning = serializers.CharField(help_text="Passed, but needs attention (e.g. the TLS certificate expires soon).")
+    certificate_expires_at = serializers.DateTimeField(allow_null=True)
 
 
 class UptimeDaySerializer(serializers.Serializer):

@@ -96,14 +96,14 @@ def submit(claimed) -> None:
 def record_batch(items) -> int:
     """Write results: one transaction, the batch's monitors locked in id order (a fixed
     order, so two workers' batches cannot deadlock), results inserted in bulk; state
-    changes, rules and anomalies go through the actions."""
+    changes, rules, anomalies and TLS warnings that move go through the actions."""
     if not items:
         return 0
     items = sorted(items, key=lambda item: item[0])
     with transaction.atomic():
         monitors = {m.pk: m for m in Monitor.objects.select_for_update(of=("self",)).select_related("service")
                     .filter(pk__in=[item[0] for item in items]).order_by("pk")}
-        rows = []
+        rows, certificates = [], []
         for monitor_id, outcome, started, due_at in items:
             monitor = monitors.get(monitor_id)
             if monitor is None or monitor.is_paused:
@@ -111,14 +111,16 @@ def record_batch(items) -> int:
             rows.append(CheckResult(monitor=monitor, at=started, due_at=due_at, ok=outcome.ok,
                                     latency_ms=outcome.latency_ms, status_code=outcome.status_code,
                                     message=outcome.message[:500], evidence=outcome.evidence if not outcome.ok else {}))
+            certificates.append(outcome.certificate_expires_at)
         CheckResult.objects.bulk_create(rows, batch_size=500)
         quiet = []
-        for result in rows:
+        for result, certificate in zip(rows, certificates, strict=True):
             monitor = result.monitor
             needs_actions = (monitor.rules or monitor.anomaly_sensitivity != Monitor.Sensitivity.OFF
-                             or (monitor.rule_state or {}).get("firing") or _changes_state(monitor, result.ok))
+                             or (monitor.rule_state or {}).get("firing") or _changes_state(monitor, result.ok)
+                             or actions.certificate_changes(monitor, certificate, result.at))
             if needs_actions:
-                actions.apply_result(monitor, result, source="monitor")
+                actions.apply_result(monitor, result, source="monitor", certificate_expires_at=certificate)
                 continue
             # The common case (same state, no rules): counters only, written in bulk below.
             if result.ok:

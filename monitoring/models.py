@@ -65,6 +65,10 @@ class Monitor(models.Model):
     # Engine bookkeeping for rules and anomaly detection (since when a condition holds,
     # which rule alerts are open); written only by the engine.
     rule_state = models.JSONField(default=dict, blank=True, editable=False)
+    # Set while the server's TLS certificate is inside the warning window (config
+    # tls_expiry_days) and its alert `monitor-<id>-tls` is open; empty otherwise. Written
+    # only by the engine (actions.evaluate_certificate); the pages show it as a badge.
+    certificate_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

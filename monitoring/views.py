@@ -7,7 +7,7 @@ from django.http import HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
 from alertum.core.errors import DomainError
@@ -16,6 +16,7 @@ from alertum.core.pages import PageDoor
 from alertum.core.pages import web_actor as _who
 from alertum.core.permissions import is_admin, teams_with_role
 from monitoring import actions, badge, queries
+from monitoring.checks.http import days_left
 from monitoring.forms import FilterForm, MonitorForm
 from monitoring.models import Monitor
 
@@ -42,7 +43,8 @@ def overview_rows(user, filters: dict):
     engine (a url tag, filters and a timesince per row) took ~1 s here; format_html_join
     takes a few ms. Values are escaped by format_html."""
     monitors = list(queries.list_monitors(user, **filters).select_related(None).select_related("service").only(
-        "id", "name", "kind", "state", "last_checked_at", "service__name", "service__slug"))
+        "id", "name", "kind", "state", "last_checked_at", "certificate_expires_at", "service__name",
+        "service__slug"))
     availability = queries.availability_from_rollups([m.pk for m in monitors], days=90)
     counts = {state: 0 for state in Monitor.State.values}
     prefix = reverse("monitors:overview")
@@ -51,12 +53,28 @@ def overview_rows(user, filters: dict):
     rows = []
     for m in monitors:
         counts[m.state] += 1
-        rows.append((m.state, m.state, states[m.state], prefix, m.pk, m.name, m.service.name, kinds[m.kind],
+        rows.append((m.state, m.state, states[m.state], prefix, m.pk, m.name,
+                     certificate_badge(m.certificate_expires_at, now), m.service.name, kinds[m.kind],
                      _ago(now, m.last_checked_at), _percent(availability.get(m.pk))))
     html = format_html_join(
-        "\n", '<tr class="monitor-{}"><td><span class="state state-{}">{}</span></td><td><a href="{}{}/">{}</a></td>'
+        "\n", '<tr class="monitor-{}"><td><span class="state state-{}">{}</span></td><td><a href="{}{}/">{}</a>{}</td>'
                "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
     return html, len(monitors), counts
+
+
+def certificate_text(expires_at, now) -> str:
+    if expires_at is None:
+        return ""
+    days = days_left(expires_at, now)
+    return f"certificate expires in {days} day{'s' if days != 1 else ''}" if days > 0 else "certificate expired"
+
+
+def certificate_badge(expires_at, now) -> str:
+    """The TLS warning of a monitor whose certificate is inside its warning window."""
+    if expires_at is None:
+        return ""
+    return format_html(' <span class="warning-badge" data-warning="tls" title="{}">{}</span>',
+                       f"valid until {expires_at:%Y-%m-%d %H:%M} UTC", certificate_text(expires_at, now))
 
 
 def _ago(now, when) -> str:
@@ -119,6 +137,7 @@ def detail(request, pk):
     points = queries.latency_series(monitor, now - timedelta(hours=24), now)
     return render(request, "monitoring/detail.html", {
         "monitor": monitor, "uptime": uptime, "chart": _chart(points), "failures": queries.recent_failures(monitor),
+        "certificate_warning": certificate_badge(monitor.certificate_expires_at, now),
         "changes": monitor.status_changes.all()[:20], "badge_url": request.build_absolute_uri(badge.url(monitor)),
         "can_edit": actions.may_configure(request.user, monitor.service),
         "heartbeat_panel": _heartbeat_panel(request, monitor)})

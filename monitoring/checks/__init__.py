@@ -5,6 +5,7 @@ failure of the probed thing (that is a failed Outcome), and always returns withi
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass
@@ -15,10 +16,15 @@ class Outcome:
     message: str = ""
     # What a responder needs to see when it failed: the response, the step, the record.
     evidence: dict = field(default_factory=dict)
+    # Passed, but something needs attention soon (a TLS certificate about to expire).
+    warning: str = ""
+    # The server's TLS certificate's notAfter, when an https check got that far.
+    certificate_expires_at: datetime | None = None
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "latency_ms": self.latency_ms, "status_code": self.status_code,
-                "message": self.message, "evidence": self.evidence}
+                "message": self.message, "evidence": self.evidence, "warning": self.warning,
+                "certificate_expires_at": self.certificate_expires_at}
 
 
 class Deadline:

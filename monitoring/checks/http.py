@@ -4,10 +4,15 @@ redirects and a hard deadline on every socket operation, which the usual clients
 config: url, method (GET), headers {}, body "", follow_redirects (true), accepted_statuses
 ("200-399"), keyword + keyword_mode (present|absent), json_path + json_expected,
 max_response_ms, tls_expiry_days (14; 0 = off), verify_tls (true).
+
+TLS certificate expiry: a certificate that expires within `tls_expiry_days` is a
+*warning* (the check passes, the Outcome carries the warning and the expiry); one that
+has expired is a failure, and so is one that does not verify (with verify_tls).
 """
 
 import http.client
 import json
+import math
 import re
 import socket
 import ssl
@@ -210,6 +215,17 @@ def assert_response(response: Response, config: dict) -> str | None:
     return None
 
 
+def days_left(expires_at: datetime, now: datetime) -> int:
+    """Whole days until `expires_at`, rounded up (4.2 days left: "expires in 5 days");
+    0 or less once it has passed."""
+    return math.ceil((expires_at - now).total_seconds() / 86400)
+
+
+def certificate_expiring(expires_at: datetime | None, now: datetime, warn_days) -> bool:
+    """Inside the warning window (or past it): `warn_days` 0 turns the warning off."""
+    return bool(expires_at and warn_days) and (expires_at - now).total_seconds() < float(warn_days) * 86400
+
+
 def check(config: dict, deadline: Deadline) -> Outcome:
     try:
         response = request(config.get("method") or "GET", config["url"], headers=config.get("headers") or {},
@@ -226,15 +242,21 @@ def check(config: dict, deadline: Deadline) -> Outcome:
         return Outcome(ok=False, latency_ms=deadline.elapsed_ms(), message=text[:500], evidence={"url": config["url"]})
     evidence = response.evidence()
     failure = assert_response(response, config)
-    if failure is None and response.cert_not_after is not None:
-        days = (response.cert_not_after - datetime.now(UTC)).total_seconds() / 86400
-        evidence["certificate_expires_at"] = response.cert_not_after.isoformat()
-        warn_days = config.get("tls_expiry_days", 14)
-        if warn_days and days < float(warn_days):
-            failure = (f"the TLS certificate expired {-days:.0f} days ago" if days < 0 else
-                       f"the TLS certificate expires in {days:.0f} days (warning at {warn_days})")
+    expires_at, warning = response.cert_not_after, ""
+    if expires_at is not None:
+        evidence["certificate_expires_at"] = expires_at.isoformat()
+        warn_days, now = config.get("tls_expiry_days", 14), datetime.now(UTC)
+        if certificate_expiring(expires_at, now, warn_days):
+            days = days_left(expires_at, now)
+            if expires_at <= now:
+                # Only reachable without verify_tls: a verifying handshake refuses it already.
+                failure = failure or f"the TLS certificate expired on {expires_at:%Y-%m-%d %H:%M} UTC"
+            else:
+                warning = (f"the TLS certificate expires in {days} day{'s' if days != 1 else ''}, "
+                           f"on {expires_at:%Y-%m-%d} (warning at {warn_days} days)")
     if failure:
         return Outcome(ok=False, latency_ms=response.elapsed_ms, status_code=response.status, message=failure[:500],
-                       evidence=evidence)
-    return Outcome(ok=True, latency_ms=response.elapsed_ms, status_code=response.status,
-                   message=f"{response.status} {response.reason}"[:500], evidence={})
+                       evidence=evidence, warning=warning, certificate_expires_at=expires_at)
+    message = f"{response.status} {response.reason}" + (f" · {warning}" if warning else "")
+    return Outcome(ok=True, latency_ms=response.elapsed_ms, status_code=response.status, message=message[:500],
+                   evidence={}, warning=warning, certificate_expires_at=expires_at)

@@ -120,9 +120,10 @@ def make_certificate(tmp_path, days_valid: int):
 def https_server_factory(tmp_path):
     started = []
 
-    def start(days_valid=90):
+    def start(days_valid=90, port=0):
+        """A new server; `port` of a stopped one serves a renewed certificate at the same URL."""
         cert_path, key_path = make_certificate(tmp_path, days_valid)
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         httpd.daemon_threads = True
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_path, key_path)
@@ -132,6 +133,12 @@ def https_server_factory(tmp_path):
         started.append(httpd)
         return server
 
+    def stop(server):
+        server.httpd.shutdown()
+        server.httpd.server_close()
+        started.remove(server.httpd)
+
+    start.stop = stop
     yield start
     for httpd in started:
         httpd.shutdown()

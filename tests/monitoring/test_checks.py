@@ -86,14 +86,33 @@ def test_connection_refused_fails(tcp_listener):
     assert not outcome.ok and outcome.message
 
 
-def test_tls_certificate_expiry_warning(https_server_factory):
+def test_tls_certificate_expiring_soon_passes_with_a_warning(https_server_factory):
     fresh = https_server_factory(days_valid=90)
     ok = http({"url": fresh.route("/", body="secure"), "verify_tls": False, "tls_expiry_days": 14})
-    assert ok.ok
+    assert ok.ok and ok.warning == "" and ok.certificate_expires_at is not None
     expiring = https_server_factory(days_valid=5)
     outcome = http({"url": expiring.route("/", body="secure"), "verify_tls": False, "tls_expiry_days": 14})
-    assert not outcome.ok and "certificate expires in" in outcome.message
-    assert outcome.evidence["certificate_expires_at"]
+    assert outcome.ok and outcome.status_code == 200
+    assert outcome.warning.startswith("the TLS certificate expires in 5 days, on ")
+    assert outcome.message == f"200 OK · {outcome.warning}"
+    assert outcome.as_dict()["certificate_expires_at"] == outcome.certificate_expires_at
+    off = http({"url": expiring.url("/"), "verify_tls": False, "tls_expiry_days": 0})
+    assert off.ok and off.warning == ""
+
+
+def test_tls_certificate_expiring_soon_does_not_hide_a_failed_assertion(https_server_factory):
+    expiring = https_server_factory(days_valid=5)
+    outcome = http({"url": expiring.route("/", status=500, body="down"), "verify_tls": False})
+    assert not outcome.ok and "status 500" in outcome.message
+    assert "expires in 5 days" in outcome.warning and outcome.evidence["certificate_expires_at"]
+
+
+def test_expired_tls_certificate_fails(https_server_factory):
+    expired = https_server_factory(days_valid=-1)
+    outcome = http({"url": expired.route("/", body="secure"), "verify_tls": False})
+    assert not outcome.ok and "the TLS certificate expired on" in outcome.message
+    verified = http({"url": expired.url("/")})  # and a verifying handshake refuses it outright
+    assert not verified.ok and "CERTIFICATE_VERIFY_FAILED" in verified.message
 
 
 def test_self_signed_certificate_fails_verification(https_server_factory):
