@@ -352,6 +352,11 @@ ONCALL_PAGE_LEASE = env_int("ONCALL_PAGE_LEASE", 60)  # a page claimed longer ag
 ONCALL_PAGE_MAX_ATTEMPTS = env_int("ONCALL_PAGE_MAX_ATTEMPTS", 8)
 # Kick a celery task at each due time (the beat ticks are the safety net under lost kicks).
 ONCALL_KICKS = env_bool("ONCALL_KICKS", True)
+# Kicks for escalation levels are rounded up to this many milliseconds and sent once per
+# instant: a storm of levels due within it is one task (which recruits more workers).
+ONCALL_KICK_QUANTUM_MS = env_int("ONCALL_KICK_QUANTUM_MS", 250)
+# Threads per paging worker process sending a claimed batch of pages concurrently.
+ONCALL_SEND_THREADS = env_int("ONCALL_SEND_THREADS", 16)
 
 # --- statuspages (public pages, subscribers) ------------------------------------------
 # Absolute links in subscriber e-mails and webhooks, and the scheme of custom domains.

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from alertum.core import audit
+from alertum.core.bulk import update_grouped
 from alertum.core.errors import Conflict, Forbidden, Invalid, NotFound
 from alertum.core.live import DASHBOARD_GROUP, broadcast_on_commit, incident_group
 from alertum.core.models import Role, Service, Team, User
@@ -95,25 +96,46 @@ def append_entry(incident: Incident, kind: str, *, actor, source: str, data: dic
     Other apps (intake attaching alerts, paging recording notifications) call this
     inside their own transaction after locking the incident with `lock_incident`.
     """
-    prev_hash = ""
-    if incident.last_seq:
-        prev_hash = (
-            TimelineEntry.objects.filter(incident=incident, seq=incident.last_seq).values_list("hash", flat=True).get()
+    return append_entries([(incident, kind, data)], actor=actor, source=source, visibility=visibility,
+                          occurred_at=occurred_at)[0]
+
+
+def append_entries(items: list[tuple[Incident, str, dict | None]], *, actor, source: str,
+                   visibility: str = Visibility.INTERNAL, occurred_at=None) -> list[TimelineEntry]:
+    """Append (incident, kind, data) entries to *locked* incidents in a few statements,
+    in order (an incident may appear several times): one read of the previous hashes,
+    one insert, one update of the incidents. For engines that record many incidents in
+    one transaction (paging a storm); `append_entry` is the one-entry case."""
+    if not items:
+        return []
+    actor = actor if actor and actor.pk else None
+    now = timezone.now()
+    incidents = {incident.pk: incident for incident, _, _ in items}
+    heads = {pk: i.last_seq for pk, i in incidents.items() if i.last_seq}
+    prev: dict[int, str] = {}
+    if heads:
+        rows = TimelineEntry.objects.filter(incident_id__in=heads, seq__in=set(heads.values()))
+        prev = {pk: h for pk, seq, h in rows.values_list("incident_id", "seq", "hash") if heads[pk] == seq}
+    entries = []
+    for incident, kind, data in items:
+        entry = TimelineEntry(
+            incident=incident, seq=incident.last_seq + 1, kind=kind, actor=actor, source=source,
+            occurred_at=occurred_at or now, visibility=visibility, data=data or {},
+            prev_hash=prev.get(incident.pk) or "0" * 64,
         )
-    entry = TimelineEntry(
-        incident=incident, seq=incident.last_seq + 1, kind=kind, actor=actor if actor and actor.pk else None,
-        source=source, occurred_at=occurred_at or timezone.now(), visibility=visibility, data=data or {},
-        prev_hash=prev_hash or "0" * 64,
-    )
-    entry.hash = entry.compute_hash()
-    entry.save()
-    incident.last_seq = entry.seq
-    incident.updated_at = timezone.now()
-    Incident.objects.filter(pk=incident.pk).update(last_seq=entry.seq, updated_at=incident.updated_at)
-    event = {"type": "incident.changed", "id": incident.pk, "seq": entry.seq}
-    broadcast_on_commit(incident_group(incident.pk), event)
-    broadcast_on_commit(DASHBOARD_GROUP, event)
-    return entry
+        entry.hash = entry.compute_hash()
+        prev[incident.pk] = entry.hash
+        incident.last_seq = entry.seq
+        entries.append(entry)
+    TimelineEntry.objects.bulk_create(entries)
+    for incident in incidents.values():
+        incident.updated_at = now
+    update_grouped(list(incidents.values()), ["last_seq", "updated_at"])
+    for incident in incidents.values():
+        event = {"type": "incident.changed", "id": incident.pk, "seq": incident.last_seq}
+        broadcast_on_commit(incident_group(incident.pk), event)
+        broadcast_on_commit(DASHBOARD_GROUP, event)
+    return entries
 
 
 def lock_incident(incident: Incident | int) -> Incident:

@@ -19,15 +19,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from alertum.core import notify
+from alertum.core.bulk import update_grouped
 from alertum.core.models import Door, User
 from incidents import actions as incident_actions
 from incidents.models import Incident, Status, TimelineEntry
@@ -226,89 +233,156 @@ def _resolved_notices(escalation: Escalation, incident: Incident, now) -> list[P
 
 # --- firing levels -------------------------------------------------------------------------------
 
+# Due escalations are fired in batches: one transaction claims up to this many (SKIP
+# LOCKED), locks their incidents, writes every page row and timeline note in a few
+# statements. A full batch recruits another worker first (see _recruit), so a storm of
+# a thousand levels due at one instant is shared by every paging worker.
+ESCALATION_BATCH = 50
+
+
 @dataclass
 class Firing:
     """What one level firing produced, for the timeline line."""
 
+    level: int = 0
+    repeat: int = 0
     paged: list[str] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     pages: list[Page] = field(default_factory=list)
 
 
-def escalate_due(limit: int = 500) -> int:
-    """Beat tick: fire every escalation whose next level is due. One transaction per
-    escalation, claimed with SKIP LOCKED, so several workers share the work."""
+class _Lookups:
+    """Targets resolved once per batch: a storm pages the same few people, schedules and
+    channels for many incidents at the same instant."""
+
+    def __init__(self, now):
+        self.now = now
+        self._cache: dict[tuple, object] = {}
+
+    def _get(self, key: tuple, load):
+        if key not in self._cache:
+            self._cache[key] = load()
+        return self._cache[key]
+
+    def user(self, pk: int) -> User | None:
+        return self._get(("user", pk), lambda: User.objects.filter(pk=pk, is_active=True).first())
+
+    def channel(self, pk: int) -> TeamChannel | None:
+        return self._get(("channel", pk), lambda: TeamChannel.objects.filter(pk=pk, active=True).first())
+
+    def on_call(self, schedule_id: int) -> list[User]:
+        return self._get(("schedule", schedule_id), lambda: _on_call(schedule_id, self.now))
+
+    def steps(self, user: User, urgency: str) -> list[tuple[int, str, str]]:
+        return self._get(("steps", user.pk, urgency), lambda: person_steps(user, urgency))
+
+    def digest_steps(self, user: User) -> list[tuple[int, str, str]]:
+        def load():
+            # A digest is a summary to read later: e-mail when the person has one.
+            email = (ContactMethod.objects.filter(user=user, kind=ContactMethod.Kind.EMAIL)
+                     .values_list("address", flat=True).first() or user.email)
+            return [(0, ContactMethod.Kind.EMAIL, email)] if email else person_steps(user, Urgency.LOW)[:1]
+
+        return self._get(("digest", user.pk), load)
+
+
+def escalate_due(limit: int = 5000) -> int:
+    """Fire every escalation whose next level is due, a batch per transaction, claimed
+    with SKIP LOCKED so that several workers share the work. The beat tick and the kicks
+    at due times both end here."""
     fired = 0
-    for _ in range(limit):
+    while fired < limit:
         with transaction.atomic():
-            escalation = (Escalation.objects.select_for_update(skip_locked=True)
-                          .filter(next_escalation_at__lte=timezone.now()).order_by("next_escalation_at").first())
-            if escalation is None:
+            batch = list(Escalation.objects.select_for_update(skip_locked=True)
+                         .filter(next_escalation_at__lte=timezone.now())
+                         .order_by("next_escalation_at", "pk")[:min(ESCALATION_BATCH, limit - fired)])
+            if not batch:
                 break
-            _fire(escalation)
-            fired += 1
+            if len(batch) == ESCALATION_BATCH:
+                _recruit()
+            _fire_batch(batch)
+        fired += len(batch)
     return fired
 
 
 def escalate_one(escalation_id: int) -> bool:
-    """The kick at a level's due time: fire it if it is still due and nobody else has it."""
+    """Fire one escalation if it is still due and nobody else has it."""
     with transaction.atomic():
         escalation = (Escalation.objects.select_for_update(skip_locked=True)
                       .filter(pk=escalation_id, next_escalation_at__lte=timezone.now()).first())
         if escalation is None:
             return False
-        _fire(escalation)
+        _fire_batch([escalation])
         return True
 
 
-def _fire(escalation: Escalation) -> None:
+def _fire_batch(escalations: list[Escalation]) -> None:
+    """Fire the next level of each (locked) escalation: lock the incidents, resolve the
+    targets, then write all page rows, timeline notes and escalation rows at once."""
     now = timezone.now()
-    due = escalation.next_escalation_at
-    incident = incident_actions.lock_incident(escalation.incident_id)
-    if incident.status != Status.TRIGGERED:
-        # The acknowledge/resolve signal was lost (the process died after its commit):
-        # the incident row is the truth.
-        state = Escalation.State.RESOLVED if incident.status == Status.RESOLVED else Escalation.State.ACKNOWLEDGED
-        escalation.state, escalation.next_escalation_at, escalation.stopped_at = state, None, now
-        escalation.stop_reason = f"incident is {incident.status}"
-        escalation.save(update_fields=["state", "next_escalation_at", "stopped_at", "stop_reason"])
-        return
-    snap = escalation.snapshot
-    levels = snap["levels"]
-    if escalation.mode == SeverityVariant.Mode.DIGEST:
-        firing = _page_level(escalation, incident, levels[0], repeat=0, now=now, purpose=Page.Purpose.DIGEST)
-        escalation.state, escalation.next_escalation_at = Escalation.State.DIGEST, None
-        escalation.save(update_fields=["state", "next_escalation_at"])
-        _note(incident, "Put into the digest for " + (", ".join(firing.paged) or "nobody") + ".",
-              **_firing_data(firing, 1, 0))
-        _kick_pages_on_commit(firing.pages)
-        return
-    index, repeat = escalation.next_level, escalation.repeat
-    level = levels[index]
-    firing = _page_level(escalation, incident, level, repeat=repeat, now=now, purpose=Page.Purpose.PAGE)
-    # Advance from the due time, not from now, so a late tick does not push the rest back.
-    if index + 1 < len(levels):
-        escalation.next_level = index + 1
-        escalation.next_escalation_at = due + dt.timedelta(minutes=levels[index + 1]["delay_minutes"])
-    elif repeat < snap.get("repeat_count", 0):
-        escalation.next_level, escalation.repeat = 0, repeat + 1
-        escalation.next_escalation_at = due + dt.timedelta(minutes=snap.get("repeat_after_minutes", 15))
-    else:
-        escalation.state, escalation.next_escalation_at = Escalation.State.EXHAUSTED, None
-    escalation.save(update_fields=["next_level", "repeat", "state", "next_escalation_at"])
-    what = f"Level {level['number']}" + (f" (repeat {repeat})" if repeat else "")
-    summary = f"{what} of “{snap['policy']['name']}”: paging " + (", ".join(firing.paged) or "nobody") + "."
-    if firing.merged:
-        summary += " Already being notified (merged): " + ", ".join(firing.merged) + "."
-    if firing.missing:
-        summary += " " + " ".join(firing.missing)
-    if escalation.next_escalation_at:
-        summary += f" Next level in {_minutes(escalation.next_escalation_at - now)} unless acknowledged."
-    _note(incident, summary, **_firing_data(firing, level["number"], repeat))
-    _kick_pages_on_commit(firing.pages)
-    if escalation.next_escalation_at:
-        _kick_escalation_on_commit(escalation.pk, escalation.next_escalation_at)
+    incidents = {i.pk: i for i in Incident.objects.select_for_update()
+                 .filter(pk__in={e.incident_id for e in escalations}).order_by("pk")}
+    lookups = _Lookups(now)
+    # People whose notification chain in an incident is still running: a new level merges
+    # into it instead of restarting it.
+    running = set(Page.objects.filter(escalation__in=escalations, purpose=Page.Purpose.PAGE,
+                                      state__in=[Page.State.PENDING, Page.State.SENDING])
+                  .values_list("escalation_id", "recipient_id"))
+    fired: list[tuple[Incident, Firing, str]] = []
+    for escalation in escalations:
+        incident = incidents[escalation.incident_id]
+        due = escalation.next_escalation_at
+        if incident.status != Status.TRIGGERED:
+            # The acknowledge/resolve signal was lost (the process died after its commit):
+            # the incident row is the truth.
+            escalation.state = (Escalation.State.RESOLVED if incident.status == Status.RESOLVED
+                                else Escalation.State.ACKNOWLEDGED)
+            escalation.next_escalation_at, escalation.stopped_at = None, now
+            escalation.stop_reason = f"incident is {incident.status}"
+            continue
+        snap = escalation.snapshot
+        levels = snap["levels"]
+        if escalation.mode == SeverityVariant.Mode.DIGEST:
+            firing = _page_level(escalation, incident, levels[0], repeat=0, due=due, purpose=Page.Purpose.DIGEST,
+                                 lookups=lookups, running=running)
+            escalation.state, escalation.next_escalation_at = Escalation.State.DIGEST, None
+            fired.append((incident, firing, "digest"))
+            continue
+        index, repeat = escalation.next_level, escalation.repeat
+        level = levels[index]
+        firing = _page_level(escalation, incident, level, repeat=repeat, due=due, purpose=Page.Purpose.PAGE,
+                             lookups=lookups, running=running)
+        # Advance from the due time, not from now, so a late tick does not push the rest back.
+        if index + 1 < len(levels):
+            escalation.next_level = index + 1
+            escalation.next_escalation_at = due + dt.timedelta(minutes=levels[index + 1]["delay_minutes"])
+        elif repeat < snap.get("repeat_count", 0):
+            escalation.next_level, escalation.repeat = 0, repeat + 1
+            escalation.next_escalation_at = due + dt.timedelta(minutes=snap.get("repeat_after_minutes", 15))
+        else:
+            escalation.state, escalation.next_escalation_at = Escalation.State.EXHAUSTED, None
+        what = f"Level {level['number']}" + (f" (repeat {repeat})" if repeat else "")
+        summary = f"{what} of “{snap['policy']['name']}”: paging " + (", ".join(firing.paged) or "nobody") + "."
+        if firing.merged:
+            summary += " Already being notified (merged): " + ", ".join(firing.merged) + "."
+        if firing.missing:
+            summary += " " + " ".join(firing.missing)
+        if escalation.next_escalation_at:
+            summary += f" Next level in {_minutes(escalation.next_escalation_at - now)} unless acknowledged."
+        fired.append((incident, firing, summary))
+
+    pages = Page.objects.bulk_create([page for _, firing, _ in fired for page in firing.pages])
+    notes = []
+    for incident, firing, summary in fired:
+        if summary == "digest":
+            summary = "Put into the digest for " + (", ".join(firing.paged) or "nobody") + "."
+        data = _firing_data(firing, firing.level, firing.repeat)
+        notes.append((incident, Kind.NOTE, {"summary": summary, "escalation": True, **data}))
+    incident_actions.append_entries(notes, actor=None, source=BEAT)
+    update_grouped(escalations, ["next_level", "repeat", "state", "next_escalation_at", "stopped_at", "stop_reason"])
+    _kick_pages_on_commit(pages)
+    _kick_escalations_on_commit([e.next_escalation_at for e in escalations if e.next_escalation_at])
 
 
 def _firing_data(firing: Firing, level: int, repeat: int) -> dict:
@@ -316,41 +390,41 @@ def _firing_data(firing: Firing, level: int, repeat: int) -> dict:
             "pages": [p.pk for p in firing.pages]}
 
 
-def _page_level(escalation, incident, level: dict, *, repeat: int, now, purpose: str) -> Firing:
-    """Resolve the level's targets now (schedules: whoever is on call now) and write the
-    pages. Users reached twice in one level (directly and through a schedule) get one chain."""
-    firing = Firing()
+def _page_level(escalation, incident, level: dict, *, repeat: int, due, purpose: str, lookups: _Lookups,
+                running: set) -> Firing:
+    """Resolve the level's targets (schedules: whoever is on call now) and make its pages,
+    unsaved. Users reached twice in one level (directly and through a schedule) get one
+    chain."""
+    firing = Firing(level=level["number"], repeat=repeat)
     people: dict[int, tuple[User, str]] = {}
     channels: list[TeamChannel] = []
     for target in level["targets"]:
         if target["kind"] == EscalationTarget.Kind.USER:
-            user = User.objects.filter(pk=target["id"], is_active=True).first()
+            user = lookups.user(target["id"])
             if user is None:
                 firing.missing.append(f"{target['name']} is no longer an active user.")
             else:
                 people.setdefault(user.pk, (user, f"level {level['number']}"))
         elif target["kind"] == EscalationTarget.Kind.SCHEDULE:
-            on_call = _on_call(target["id"], now)
+            on_call = lookups.on_call(target["id"])
             if not on_call:
                 firing.missing.append(f"Nobody is on call in schedule {target['name']}.")
             for user in on_call:
                 people.setdefault(user.pk, (user, f"level {level['number']} · on call in {target['name']}"))
         else:
-            channel = TeamChannel.objects.filter(pk=target["id"], active=True).first()
+            channel = lookups.channel(target["id"])
             if channel is None:
                 firing.missing.append(f"Channel {target['name']} is gone or inactive.")
             else:
                 channels.append(channel)
     for user, via in people.values():
-        _page_person(escalation, incident, user, via, level["number"], repeat, now, purpose, firing)
+        _page_person(escalation, incident, user, via, due, purpose, firing, lookups, running)
     for channel in channels:
-        page = Page(escalation=escalation, incident=incident, purpose=purpose, level=level["number"], repeat=repeat,
-                    target_key=f"channel:{channel.pk}", channel=channel, kind=channel.kind, address=channel.address,
-                    via=f"level {level['number']} · channel {channel.name}", urgency=escalation.urgency,
-                    due_at=now, next_attempt_at=now)
-        firing.pages.append(page)
+        firing.pages.append(Page(escalation=escalation, incident=incident, purpose=purpose, level=firing.level,
+                                 repeat=repeat, target_key=f"channel:{channel.pk}", channel=channel, kind=channel.kind,
+                                 address=channel.address, via=f"level {level['number']} · channel {channel.name}",
+                                 urgency=escalation.urgency, due_at=due, next_attempt_at=due))
         firing.paged.append(f"{channel.name} ({channel.get_kind_display()})")
-    firing.pages = Page.objects.bulk_create(firing.pages)
     return firing
 
 
@@ -378,29 +452,28 @@ def person_steps(user: User, urgency: str) -> list[tuple[int, str, str]]:
     return []
 
 
-def _page_person(escalation, incident, user, via, level, repeat, now, purpose, firing: Firing) -> None:
+def _page_person(escalation, incident, user, via, due, purpose, firing: Firing, lookups: _Lookups,
+                 running: set) -> None:
     name = str(user)
     if purpose == Page.Purpose.DIGEST:
-        # A digest is a summary to read later: e-mail when the person has one.
-        email = (ContactMethod.objects.filter(user=user, kind=ContactMethod.Kind.EMAIL)
-                 .values_list("address", flat=True).first() or user.email)
-        steps = [(0, ContactMethod.Kind.EMAIL, email)] if email else person_steps(user, Urgency.LOW)[:1]
+        steps = lookups.digest_steps(user)
     else:
-        # Someone whose notification chain in this incident is still running is not
-        # restarted: the new level merges into the chain they are already on.
-        if Page.objects.filter(escalation=escalation, purpose=Page.Purpose.PAGE, recipient=user,
-                               state__in=[Page.State.PENDING, Page.State.SENDING]).exists():
+        if (escalation.pk, user.pk) in running:
             firing.merged.append(name)
             return
-        steps = person_steps(user, escalation.urgency)
+        steps = lookups.steps(user, escalation.urgency)
     if not steps:
         firing.missing.append(f"{name} has no contact methods.")
         return
     for step, (delay, kind, address) in enumerate(steps):
-        due = now + dt.timedelta(minutes=delay)
-        firing.pages.append(Page(escalation=escalation, incident=incident, purpose=purpose, level=level, repeat=repeat,
-                                 target_key=f"user:{user.pk}", step=step, recipient=user, kind=kind, address=address,
-                                 via=via, urgency=escalation.urgency, due_at=due, next_attempt_at=due))
+        # Due when the rules say, counted from the level's due time; a level fired late
+        # still keeps the person's spacing between steps.
+        at = due + dt.timedelta(minutes=delay)
+        send_at = at if step == 0 else max(at, lookups.now + dt.timedelta(minutes=delay))
+        firing.pages.append(Page(escalation=escalation, incident=incident, purpose=purpose, level=firing.level,
+                                 repeat=firing.repeat, target_key=f"user:{user.pk}", step=step, recipient=user,
+                                 kind=kind, address=address, via=via, urgency=escalation.urgency, due_at=at,
+                                 next_attempt_at=send_at))
     methods = ", ".join(dict.fromkeys(_kind_label(k) for _, k, _ in steps))
     firing.paged.append(f"{name} ({methods})")
 
@@ -411,70 +484,144 @@ def _kind_label(kind: str) -> str:
 
 # --- sending ----------------------------------------------------------------------------------
 
+# Pages are claimed in batches (pending and due, or sending past a dead worker's lease;
+# SKIP LOCKED), sent concurrently on a small thread pool (a chat or SMS API answers in
+# 100-500 ms; one at a time a storm would queue for minutes), and recorded in one
+# transaction. The throttle is counted in the claiming thread, where the database is.
+PAGE_BATCH = 50
+_POOL = {"pid": 0, "pool": None}
+_POOL_LOCK = threading.Lock()
+
+
+def _send_pool() -> ThreadPoolExecutor:
+    with _POOL_LOCK:
+        if _POOL["pool"] is None or _POOL["pid"] != os.getpid():
+            _POOL["pool"] = ThreadPoolExecutor(max_workers=settings.ONCALL_SEND_THREADS,
+                                               thread_name_prefix="alertum-page")
+            _POOL["pid"] = os.getpid()
+        return _POOL["pool"]
+
+
 def send_page(page_id: int) -> str | None:
     """Claim one page and send it; returns the outcome (sent, failed, retry) or None when
     the page was not ours to send (someone else has it, it is done, or not yet due)."""
-    claimed = _claim(page_id)
-    if claimed is None:
-        return None
-    page, batch = claimed
-    message = build_message(page, batch)
-    result = notify.send(page.kind, _target(page), message)
-    return _record(page, batch, result)
+    outcomes = send_pages(Q(pk=page_id))
+    return outcomes[0] if outcomes else None
+
+
+def send_page_ids(page_ids: list[int]) -> list[str]:
+    """The kick: claim and send these pages, those still due and not taken by another."""
+    return send_pages(Q(pk__in=page_ids), size=max(len(page_ids), 1))
 
 
 def send_due_pages(limit: int = 1000) -> int:
     """Send every page that is due now: pending past its time, or sending past its lease
     (the worker that claimed it died). The sweeper tick; also what tests drive."""
-    now = timezone.now()
-    ids = list(Page.objects.filter(Q(state=Page.State.PENDING, next_attempt_at__lte=now)
-                                   | Q(state=Page.State.SENDING, lease_until__lt=now))
-               .order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit])
-    return sum(1 for pk in ids if send_page(pk) is not None)
+    done = 0
+    while done < limit:
+        units, cancelled = _claim_batch(Q(), min(PAGE_BATCH, limit - done))
+        if not units and not cancelled:
+            break
+        done += len(_send_units(units)) + cancelled
+    return done
 
 
-def _claim(page_id: int) -> tuple[Page, list[Page]] | None:
+def send_pages(where: Q, size: int = PAGE_BATCH) -> list[str]:
+    units, _ = _claim_batch(where, size)
+    return _send_units(units)
+
+
+def _due(now) -> Q:
+    return Q(state=Page.State.PENDING, next_attempt_at__lte=now) | Q(state=Page.State.SENDING, lease_until__lt=now)
+
+
+def _claim_batch(where: Q, size: int) -> tuple[list[list[Page]], int]:
+    """Claim up to `size` due pages (pending → sending, with a lease): the units to send
+    (one message each; a digest takes every other due digest page for its destination)
+    and how many pages were cancelled because their escalation stopped."""
     now = timezone.now()
     lease = dt.timedelta(seconds=settings.ONCALL_PAGE_LEASE)
     with transaction.atomic():
-        page = (Page.objects.select_for_update(skip_locked=True)
-                .filter(Q(state=Page.State.PENDING, next_attempt_at__lte=now)
-                        | Q(state=Page.State.SENDING, lease_until__lt=now), pk=page_id).first())
-        if page is None:
-            return None
-        stopped = Escalation.objects.filter(pk=page.escalation_id, state__in=[
-            Escalation.State.ACKNOWLEDGED, Escalation.State.RESOLVED]).exists()
-        if page.purpose == Page.Purpose.PAGE and stopped:
-            page.state, page.last_error = Page.State.CANCELLED, "stopped before it was sent"
-            page.save(update_fields=["state", "last_error"])
-            return None
-        batch = [page]
-        if page.purpose == Page.Purpose.DIGEST:
-            # One digest message per destination: take every other due digest page for it.
-            batch += list(Page.objects.select_for_update(skip_locked=True).filter(
-                purpose=Page.Purpose.DIGEST, state=Page.State.PENDING, next_attempt_at__lte=now, kind=page.kind,
-                address=page.address).exclude(pk=page.pk).order_by("id")[:200])
-        for row in batch:
+        rows = list(Page.objects.select_for_update(skip_locked=True).filter(where).filter(_due(now))
+                    .order_by("next_attempt_at", "id")[:size])
+        if not rows:
+            return [], 0
+        stopped = set(Escalation.objects.filter(
+            pk__in={r.escalation_id for r in rows},
+            state__in=[Escalation.State.ACKNOWLEDGED, Escalation.State.RESOLVED]).values_list("pk", flat=True))
+        cancelled, units, digests = [], [], {}
+        taken = {r.pk for r in rows}
+        for row in rows:
+            if row.purpose == Page.Purpose.PAGE and row.escalation_id in stopped:
+                row.state, row.last_error = Page.State.CANCELLED, "stopped before it was sent"
+                cancelled.append(row)
+            elif row.purpose == Page.Purpose.DIGEST:
+                # One digest message per destination.
+                key = (row.kind, row.address)
+                if key in digests:
+                    digests[key].append(row)
+                    continue
+                unit = digests[key] = [row]
+                siblings = list(Page.objects.select_for_update(skip_locked=True).filter(
+                    purpose=Page.Purpose.DIGEST, state=Page.State.PENDING, next_attempt_at__lte=now, kind=row.kind,
+                    address=row.address).exclude(pk__in=taken).order_by("id")[:200])
+                taken.update(p.pk for p in siblings)
+                unit += siblings
+                units.append(unit)
+            else:
+                units.append([row])
+        claimed = [page for unit in units for page in unit]
+        for row in claimed:
             row.state, row.lease_until, row.attempts = Page.State.SENDING, now + lease, row.attempts + 1
-        Page.objects.bulk_update(batch, ["state", "lease_until", "attempts"])
-    return page, batch
+        Page.objects.filter(pk__in=[row.pk for row in claimed]).update(
+            state=Page.State.SENDING, lease_until=now + lease, attempts=F("attempts") + 1)
+        update_grouped(cancelled, ["state", "last_error"])
+    return units, len(cancelled)
 
 
-def _target(page: Page):
+def _send_units(units: list[list[Page]]) -> list[str]:
+    if not units:
+        return []
+    incidents = (Incident.objects.select_related("team").prefetch_related("services")
+                 .in_bulk({page.incident_id for unit in units for page in unit}))
+    secrets: dict = {}
+    jobs = []
+    for unit in units:
+        page = unit[0]
+        target = _target(page, secrets)
+        message = build_message(page, unit, incidents=incidents)
+        jobs.append((page.kind, target, message, notify.admit(page.kind, target)))
+    if len(jobs) == 1:
+        kind, target, message, refused = jobs[0]
+        results = [refused or notify.send(kind, target, message, throttle=False)]
+    else:
+        pool = _send_pool()
+        futures = [None if refused else pool.submit(notify.send, kind, target, message, throttle=False)
+                   for kind, target, message, refused in jobs]
+        results = [refused or future.result() for (_, _, _, refused), future in zip(jobs, futures, strict=True)]
+    return _record(list(zip(units, results, strict=True)))
+
+
+def _target(page: Page, secrets: dict):
     if page.kind == "webhook":
-        secret = ""
-        if page.channel_id:
-            secret = TeamChannel.objects.filter(pk=page.channel_id).values_list("secret", flat=True).first() or ""
-        elif page.recipient_id:
-            secret = (ContactMethod.objects.filter(user_id=page.recipient_id, kind="webhook", address=page.address)
-                      .values_list("secret", flat=True).first() or "")
-        return notify.WebhookEndpoint(url=page.address, secret=secret)
+        key = (page.channel_id, page.recipient_id, page.address)
+        if key not in secrets:
+            secret = ""
+            if page.channel_id:
+                secret = TeamChannel.objects.filter(pk=page.channel_id).values_list("secret", flat=True).first() or ""
+            elif page.recipient_id:
+                secret = (ContactMethod.objects.filter(user_id=page.recipient_id, kind="webhook",
+                                                       address=page.address)
+                          .values_list("secret", flat=True).first() or "")
+            secrets[key] = secret
+        return notify.WebhookEndpoint(url=page.address, secret=secrets[key])
     return page.address
 
 
-def build_message(page: Page, batch: list[Page] | None = None) -> notify.Message:
-    incident = Incident.objects.select_related("team").get(pk=page.incident_id)
-    services = ", ".join(incident.services.values_list("name", flat=True))
+def build_message(page: Page, batch: list[Page] | None = None, *, incidents: dict | None = None) -> notify.Message:
+    incident = (incidents or {}).get(page.incident_id) or (
+        Incident.objects.select_related("team").prefetch_related("services").get(pk=page.incident_id))
+    services = ", ".join(service.name for service in incident.services.all())
     open_url = absolute(reverse("incidents:workspace", args=[incident.pk]))
     fields = {"Team": incident.team.name, "Status": incident.get_status_display()}
     if services:
@@ -500,35 +647,46 @@ def build_message(page: Page, batch: list[Page] | None = None) -> notify.Message
               "Resolve": link_url(incident.pk, "resolve", page.pk), "Open incident": open_url})
 
 
-def _record(page: Page, batch: list[Page], result: notify.Result) -> str:
+def _record(sent: list[tuple[list[Page], notify.Result]]) -> list[str]:
+    """Record each unit's outcome on its pages and on the incidents' timelines, in one
+    transaction; transient failures go back to pending with a backoff."""
     now = timezone.now()
-    outcome = "sent" if result.delivered else "failed"
+    outcomes, entries, retrying = [], [], []
     with transaction.atomic():
-        rows = list(Page.objects.select_for_update().filter(pk__in=[p.pk for p in batch]).order_by("id"))
-        retry_at = None
-        for row in rows:
-            if row.state == Page.State.SENT:
-                continue  # another worker re-sent it after our lease ran out and recorded first
-            if result.delivered:
-                row.state, row.sent_at, row.provider_id, row.last_error = (Page.State.SENT, now,
-                                                                           result.provider_id[:200], "")
-            elif result.permanent or row.attempts >= settings.ONCALL_PAGE_MAX_ATTEMPTS:
-                row.state, row.last_error = Page.State.FAILED, result.error[:500]
-            else:
-                wait = max(BACKOFF[min(row.attempts, len(BACKOFF)) - 1], result.retry_after or 0)
-                retry_at = now + dt.timedelta(seconds=wait)
-                row.state, row.next_attempt_at, row.last_error = Page.State.PENDING, retry_at, result.error[:500]
-                outcome = "retry"
-            row.lease_until = None
-        Page.objects.bulk_update(rows, ["state", "sent_at", "provider_id", "last_error", "next_attempt_at",
-                                        "lease_until"])
-        for row in rows:
-            incident = incident_actions.lock_incident(row.incident_id)
-            incident_actions.append_entry(incident, Kind.NOTIFICATION, actor=None, source=BEAT,
-                                          data=_outcome_data(row, result, retry_at))
-        if retry_at is not None:
-            _kick_pages_on_commit([r for r in rows if r.state == Page.State.PENDING])
-    return outcome
+        rows = {row.pk: row for row in Page.objects.select_for_update(of=("self",))
+                .select_related("recipient", "channel")
+                .filter(pk__in=[page.pk for unit, _ in sent for page in unit]).order_by("id")}
+        for unit, result in sent:
+            outcome = "sent" if result.delivered else "failed"
+            for page in unit:
+                row = rows[page.pk]
+                if row.state == Page.State.SENT:
+                    continue  # another worker re-sent it after our lease ran out and recorded first
+                retry_at = None
+                if result.delivered:
+                    row.state, row.sent_at, row.provider_id, row.last_error = (Page.State.SENT, now,
+                                                                               result.provider_id[:200], "")
+                elif result.permanent or row.attempts >= settings.ONCALL_PAGE_MAX_ATTEMPTS:
+                    row.state, row.last_error = Page.State.FAILED, result.error[:500]
+                else:
+                    wait = max(BACKOFF[min(row.attempts, len(BACKOFF)) - 1], result.retry_after or 0)
+                    retry_at = now + dt.timedelta(seconds=wait)
+                    row.state, row.next_attempt_at, row.last_error = Page.State.PENDING, retry_at, result.error[:500]
+                    outcome = "retry"
+                    retrying.append(row)
+                row.lease_until = None
+                entries.append((row, result, retry_at))
+            outcomes.append(outcome)
+        update_grouped(list(rows.values()), ["state", "sent_at", "last_error", "next_attempt_at", "lease_until"])
+        # Providers' message ids differ page by page: one statement for all of them.
+        Page.objects.bulk_update([row for row in rows.values() if row.provider_id], ["provider_id"])
+        incidents = {i.pk: i for i in Incident.objects.select_for_update()
+                     .filter(pk__in={row.incident_id for row, _, _ in entries}).order_by("pk")}
+        incident_actions.append_entries(
+            [(incidents[row.incident_id], Kind.NOTIFICATION, _outcome_data(row, result, retry_at))
+             for row, result, retry_at in entries], actor=None, source=BEAT)
+        _kick_pages_on_commit(retrying)
+    return outcomes
 
 
 def _outcome_data(page: Page, result: notify.Result, retry_at) -> dict:
@@ -561,15 +719,38 @@ def start_missed(window_hours: int = 24, limit: int = 200) -> int:
 
 
 def _kick_escalation_on_commit(escalation_id: int, when) -> None:
-    if not settings.ONCALL_KICKS:
+    _kick_escalations_on_commit([when])
+
+
+def _kick_escalations_on_commit(times: list) -> None:
+    """After commit, make sure a worker looks for due levels at each of these times. The
+    times are rounded up to ONCALL_KICK_QUANTUM_MS and each instant is kicked once per
+    process (and once across processes while the cache remembers it): 1,000 levels due
+    in the same quarter second are one task, not 1,000."""
+    if not times or not settings.ONCALL_KICKS:
         return
+    step = max(settings.ONCALL_KICK_QUANTUM_MS, 1) / 1000
+    instants = sorted({math.ceil(when.timestamp() / step) * step for when in times})
 
     def kick():
         from oncall.tasks import escalate
 
-        escalate.apply_async(args=[escalation_id], eta=when if when > timezone.now() else None)
+        now = time.time()
+        for instant in instants:
+            if instant > now and not cache.add(f"oncall:kick:{instant:.3f}", 1, timeout=int(instant - now) + 60):
+                continue  # another commit already kicked this instant
+            eta = dt.datetime.fromtimestamp(instant, tz=dt.UTC)
+            escalate.apply_async(args=[[]], eta=eta if instant > now else None)
 
     transaction.on_commit(kick)
+
+
+def _recruit() -> None:
+    """A full batch means more is due: ask another worker to join (SKIP LOCKED shares)."""
+    if settings.ONCALL_KICKS:
+        from oncall.tasks import escalate
+
+        escalate.apply_async(args=[[]])
 
 
 def _kick_pages_on_commit(pages: list[Page]) -> None:

@@ -24,21 +24,24 @@ def sweep_pages():
     return engine.send_due_pages()
 
 
-# A kick drains everything due, not only its own row: when a thousand escalations fall due
-# at one instant, the first kicks on every worker share the work (SKIP LOCKED) and the
-# rest find nothing left, instead of a thousand one-row tasks queueing up.
+# A kick drains everything due, in batches claimed with SKIP LOCKED: the kick for an
+# instant (one per instant, see engine._kick_escalations_on_commit) fires every level due
+# by then, and each full batch recruits one more worker with a kick of its own.
 
 @shared_task(ignore_result=True, queue=PAGING)
-def escalate(escalation_id: int):
+def escalate(escalation_ids=None):
+    """Fire due levels. `escalation_ids` (one id from older kicks, or a list) is unused:
+    whatever is due is fired, whoever it was kicked for."""
     from oncall import engine
 
-    engine.escalate_one(escalation_id)
     return engine.escalate_due()
 
 
 @shared_task(ignore_result=True, queue=PAGING)
 def send_pages(page_ids: list[int]):
+    """Send these pages; when they were ours, then anything else due. When another
+    worker already took them, it is draining and there is nothing to add."""
     from oncall import engine
 
-    sent = [engine.send_page(pk) for pk in page_ids]
-    return len([s for s in sent if s]) + engine.send_due_pages()
+    sent = engine.send_page_ids(page_ids)
+    return len(sent) + (engine.send_due_pages() if sent else 0)

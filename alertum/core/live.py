@@ -56,8 +56,7 @@ _local = threading.local()
 
 
 async def _send_all(layer, items) -> None:
-    for group, event in items:
-        await layer.group_send(group, event)
+    await asyncio.gather(*(layer.group_send(group, event) for group, event in items))
 
 
 def send_now(items: list[tuple[str, dict]]) -> None:
@@ -81,7 +80,8 @@ class _Pending:
         self.events: dict[tuple, tuple[str, dict]] = {}
 
     def add(self, group: str, event: dict) -> None:
-        key = (group, event.get("type"), event.get("id"))
+        # The dashboard re-reads the whole panel on any event: one per transaction will do.
+        key = (group, event.get("type")) if group == DASHBOARD_GROUP else (group, event.get("type"), event.get("id"))
         old = self.events.get(key)
         if old is None or event.get("seq", 0) >= old[1].get("seq", 0):
             self.events[key] = (group, event)

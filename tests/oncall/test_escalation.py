@@ -5,6 +5,7 @@ Every page goes to a real HTTP server on 127.0.0.1; the tests read who was paged
 requests it received and from the incident's timeline."""
 
 import datetime as dt
+from collections import Counter
 
 import pytest
 
@@ -356,3 +357,50 @@ def test_a_schedule_with_nobody_on_call_is_said_on_the_timeline(clock, trigger, 
     run_engine()
     assert paths(receiver) == []
     assert any("Nobody is on call in schedule Primary." in n for n in notes(incident))
+
+
+def test_a_storm_of_levels_due_at_one_instant_pages_each_target_once(clock, trigger, cast, contact, make_policy,
+                                                                     services, slack_channel, receiver):
+    # More incidents than one batch: the engine fires them in batches, each target once.
+    contact(cast["alice"])
+    make_policy([(0, [cast["alice"], slack_channel]), (5, [slack_channel])], service=services["checkout"])
+    incidents = [trigger(title=f"Storm {n}") for n in range(120)]
+    run_engine()
+    assert len(receiver.requests) == 240
+    assert sorted(Counter(paths(receiver)).items()) == [("/alice/slack", 120), ("/slack/payments", 120)]
+    clock.shift(5 * MIN)
+    run_engine()
+    assert len(receiver.requests) == 360
+    keys = Counter(page.key for page in Page.objects.all())
+    assert len(keys) == 360 and set(keys.values()) == {1}
+    for incident in (incidents[0], incidents[77], incidents[-1]):
+        said = notes(incident)
+        assert any(n.startswith("Level 1 of “Payments Default”: paging Alice (Slack") for n in said)
+        assert any(n.startswith("Level 2 of “Payments Default”: paging #payments-oncall") for n in said)
+        assert said.count("Paged Alice by Slack (incoming webhook) (level 1): sent.") == 1
+        # The hash chain holds across entries written in batches.
+        entries = list(TimelineEntry.objects.filter(incident=incident).order_by("seq"))
+        assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+        pairs = zip(entries, entries[1:], strict=False)
+        assert all(b.prev_hash == a.hash and b.hash == b.compute_hash() for a, b in pairs)
+
+
+def test_a_level_fired_late_is_due_at_its_own_time_and_keeps_the_persons_spacing(clock, trigger, cast, contact,
+                                                                                 make_policy, services, receiver):
+    contact(cast["alice"], "slack")
+    contact(cast["alice"], "webhook", delay=2)
+    make_policy([(0, [cast["bob"]]), (10, [cast["alice"]])], service=services["checkout"])
+    incident = trigger()
+    escalate_due()
+    level_two_due = Escalation.objects.get(incident=incident).next_escalation_at
+    clock.shift(13 * MIN)  # the workers were down: level 2 fires 3 minutes late
+    run_engine()
+    slack, webhook = Page.objects.filter(recipient=cast["alice"]).order_by("step")
+    assert slack.due_at == level_two_due and slack.state == Page.State.SENT
+    # The second step is due 2 minutes after the level's due time, but is sent 2 minutes
+    # after the first step actually went out.
+    assert webhook.due_at == level_two_due + dt.timedelta(minutes=2)
+    assert webhook.state == Page.State.PENDING
+    clock.shift(2 * MIN)
+    run_engine()
+    assert paths(receiver)[-2:] == ["/alice/slack", "/alice/webhook"]

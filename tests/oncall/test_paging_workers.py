@@ -92,7 +92,8 @@ def test_two_workers_racing_page_every_target_exactly_once(make_incident, make_p
         assert worker.returncode == 0, err.decode()[-2000:]
 
     ids = Counter(r.headers["webhook-id"] for r in receiver.requests)
-    assert len(ids) == 3 * len(incidents)
+    assert len(ids) == 3 * len(incidents), list(Page.objects.exclude(state=Page.State.SENT)
+                                                 .values_list("id", "state", "last_error", "attempts"))
     assert set(ids.values()) == {1}, [k for k, v in ids.items() if v > 1]
     assert Page.objects.filter(state=Page.State.SENT).count() == 3 * len(incidents)
     assert Page.objects.exclude(state=Page.State.SENT).count() == 0

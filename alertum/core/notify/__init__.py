@@ -33,7 +33,7 @@ TRANSPORTS: dict[str, type[Transport]] = {
 KINDS = tuple(TRANSPORTS)
 
 __all__ = ["KINDS", "TRANSPORTS", "Message", "Result", "Transport", "WebhookEndpoint", "WebhookVerificationError",
-           "get_transport", "send", "verify"]
+           "admit", "get_transport", "send", "verify"]
 
 
 def get_transport(kind: str) -> Transport:
@@ -53,6 +53,15 @@ def _contact(target: Any) -> str:
     return str(target)
 
 
+def admit(kind: str, target: Any) -> Result | None:
+    """Count one send against the per-contact throttle: None when it may go ahead, else
+    the transient throttled Result. For callers that send many messages concurrently:
+    admit each in the calling thread (the throttle locks a database row), then
+    `send(..., throttle=False)` from worker threads."""
+    wait = acquire(kind, _contact(target))
+    return Result.throttled_for(wait, kind) if wait is not None else None
+
+
 def send(kind: str, target: Any, message: Message, *, throttle: bool = True) -> Result:
     """Send one message to one target through the `kind` transport.
 
@@ -63,9 +72,9 @@ def send(kind: str, target: Any, message: Message, *, throttle: bool = True) -> 
     """
     transport = get_transport(kind)
     if throttle:
-        wait = acquire(kind, _contact(target))
-        if wait is not None:
-            return Result.throttled_for(wait, kind)
+        refused = admit(kind, target)
+        if refused is not None:
+            return refused
     try:
         return transport.send(target, message)
     except Exception as exc:
