@@ -1,9 +1,7 @@
-"""Uptime from status changes (no data is never 100%), roll-ups and expiry, and the
-anomaly detector's precision/recall on generated series."""
+"""Uptime from status changes (no data is never 100%), roll-ups and expiry. (The anomaly
+detector's precision/recall on generated series: tests/monitoring/test_anomaly.py.)"""
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import pytest
 from django.test import override_settings
@@ -67,11 +65,3 @@ def test_rollups_per_minute_hour_day_and_expiry(make_monitor, clock):
         deleted = rollups.expire()
     assert deleted["results"] == 4 and not CheckResult.objects.exists()
     assert Rollup.objects.filter(granularity="day").exists()  # roll-ups outlive raw results
-
-
-def test_anomaly_detection_precision_and_recall():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    import anomaly_eval
-
-    result = anomaly_eval.evaluate("medium", seeds=range(4))
-    assert result["recall"] >= 0.9 and result["precision"] >= 0.8
