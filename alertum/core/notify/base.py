@@ -8,6 +8,8 @@ retries from that one bit and `retry_after`.
 
 import abc
 import email.utils
+import http.cookiejar
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,6 +132,22 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+_sessions = threading.local()
+
+
+def _session() -> requests.Session:
+    """One session per thread: connections to a provider are kept alive between messages
+    (a storm sends hundreds to the same API; a new TCP and TLS handshake each time was
+    most of a send's cost). Cookies are never kept: a webhook receiver must not be able
+    to plant state that goes to the next request."""
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        _sessions.session = session
+    return session
+
+
 def post(url: str, **kwargs) -> requests.Response | Result:
     """POST with the notify timeouts; a transport-level failure comes back as a Result.
 
@@ -138,7 +156,7 @@ def post(url: str, **kwargs) -> requests.Response | Result:
     """
     headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
     try:
-        return requests.post(url, headers=headers, timeout=timeouts(), allow_redirects=False, **kwargs)
+        return _session().post(url, headers=headers, timeout=timeouts(), allow_redirects=False, **kwargs)
     except requests.Timeout:
         connect, read = timeouts()
         return Result.failed(f"timed out talking to {_host(url)} (connect {connect} s, read {read} s)",

@@ -29,3 +29,14 @@ def test_unparseable_retry_after_is_ignored(http_server, message):
     result = get_transport("teams").send(http_server.url + "/hook", message)
 
     assert not result.delivered and not result.permanent and result.retry_after is None
+
+
+def test_connections_are_reused_but_a_receivers_cookie_is_never_sent_back(http_server, message):
+    http_server.reply(200, "ok", {"Set-Cookie": "session=planted; Path=/"})
+    slack = get_transport("slack")
+    assert slack.send(http_server.url + "/hook", message).delivered
+    assert slack.send(http_server.url + "/hook", message).delivered
+
+    first, second = http_server.requests
+    assert "cookie" not in second.headers
+    assert second.headers.get("connection", "keep-alive").lower() == "keep-alive"
