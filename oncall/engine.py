@@ -677,9 +677,8 @@ def _record(sent: list[tuple[list[Page], notify.Result]]) -> list[str]:
                 row.lease_until = None
                 entries.append((row, result, retry_at))
             outcomes.append(outcome)
-        update_grouped(list(rows.values()), ["state", "sent_at", "last_error", "next_attempt_at", "lease_until"])
-        # Providers' message ids differ page by page: one statement for all of them.
-        Page.objects.bulk_update([row for row in rows.values() if row.provider_id], ["provider_id"])
+        update_grouped(list(rows.values()), ["state", "sent_at", "provider_id", "last_error", "next_attempt_at",
+                                             "lease_until"])
         incidents = {i.pk: i for i in Incident.objects.select_for_update()
                      .filter(pk__in={row.incident_id for row, _, _ in entries}).order_by("pk")}
         incident_actions.append_entries(
