@@ -4,7 +4,7 @@ django-celery-beat when beat starts (see `alertum.ticks.sync_ticks`)."""
 import os
 
 from celery import Celery
-from celery.signals import beat_init
+from celery.signals import beat_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alertum.settings")
 
@@ -18,3 +18,13 @@ def _sync_ticks(sender=None, **kwargs):
     from alertum.ticks import sync_ticks
 
     sync_ticks()
+
+
+@worker_process_init.connect
+def _warm_up(sender=None, **kwargs):
+    """Load the URL configuration when a worker process starts, not in the middle of the
+    first task that builds a link: it is ~0.5 s of CPU per process, which used to land on
+    the first pages of a storm (docs/performance.md)."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (imports every urls module)

@@ -231,6 +231,8 @@ CELERY_TASK_IGNORE_RESULT = True
 
 # Seconds between live-page catch-up polls (the safety net under a lossy channel layer).
 LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 2 if not REDIS_URL else 15)
+# At most one "monitors changed" message per overview connection this often (docs/live-updates.md).
+MONITORS_LIVE_MIN_GAP_SECONDS = env_int("MONITORS_LIVE_MIN_GAP_SECONDS", 2)
 
 # --- E-mail ----------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")

@@ -287,10 +287,15 @@ class _Lookups:
         return self._get(("digest", user.pk), load)
 
 
-def escalate_due(limit: int = 5000) -> int:
+def escalate_due(limit: int = 5000, *, send: bool = True) -> int:
     """Fire every escalation whose next level is due, a batch per transaction, claimed
     with SKIP LOCKED so that several workers share the work. The beat tick and the kicks
-    at due times both end here."""
+    at due times both end here.
+
+    With `send`, the worker sends a batch's pages that are due now itself, right after
+    the batch commits and before it claims the next one: firing and sending overlap, so
+    the first pages of a storm go out within a batch's time instead of after the whole
+    storm has fired. (Should it die in between, the sweeper sends them.)"""
     fired = 0
     while fired < limit:
         with transaction.atomic():
@@ -301,8 +306,13 @@ def escalate_due(limit: int = 5000) -> int:
                 break
             if len(batch) == ESCALATION_BATCH:
                 _recruit()
-            _fire_batch(batch)
+            pages = _fire_batch(batch, kick_due_pages=not send)
         fired += len(batch)
+        if send:
+            now = timezone.now()
+            due = [page.pk for page in pages if page.next_attempt_at <= now]
+            if due:
+                send_page_ids(due)
     return fired
 
 
@@ -317,9 +327,10 @@ def escalate_one(escalation_id: int) -> bool:
         return True
 
 
-def _fire_batch(escalations: list[Escalation]) -> None:
+def _fire_batch(escalations: list[Escalation], *, kick_due_pages: bool = True) -> list[Page]:
     """Fire the next level of each (locked) escalation: lock the incidents, resolve the
-    targets, then write all page rows, timeline notes and escalation rows at once."""
+    targets, then write all page rows, timeline notes and escalation rows at once.
+    Returns the pages; those due later (or, with `kick_due_pages`, all) are kicked."""
     now = timezone.now()
     incidents = {i.pk: i for i in Incident.objects.select_for_update()
                  .filter(pk__in={e.incident_id for e in escalations}).order_by("pk")}
@@ -381,8 +392,9 @@ def _fire_batch(escalations: list[Escalation]) -> None:
         notes.append((incident, Kind.NOTE, {"summary": summary, "escalation": True, **data}))
     incident_actions.append_entries(notes, actor=None, source=BEAT)
     update_grouped(escalations, ["next_level", "repeat", "state", "next_escalation_at", "stopped_at", "stop_reason"])
-    _kick_pages_on_commit(pages)
+    _kick_pages_on_commit(pages if kick_due_pages else [page for page in pages if page.next_attempt_at > now])
     _kick_escalations_on_commit([e.next_escalation_at for e in escalations if e.next_escalation_at])
+    return pages
 
 
 def _firing_data(firing: Firing, level: int, repeat: int) -> dict:

@@ -146,15 +146,17 @@ def _session() -> requests.Session:
         session = requests.Session()
         session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         # requests re-reads proxy and CA-bundle variables from the whole environment on
-        # every request (a fifth of a send's CPU). Without any such variable there is
-        # nothing to read; with one, requests keeps honouring them per request.
-        session.trust_env = any(os.environ.get(name) for name in _ENV_SETTINGS)
+        # every request (a fifth of a send's CPU). The CA bundle is read here once, as
+        # requests would; only when a proxy variable is set does requests keep looking
+        # per request (NO_PROXY depends on the URL).
+        session.trust_env = any(os.environ.get(name) for name in _PROXY_SETTINGS)
+        if not session.trust_env:
+            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         _sessions.session = session
     return session
 
 
-_ENV_SETTINGS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
-                 "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC")
+_PROXY_SETTINGS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NETRC")
 
 
 def post(url: str, **kwargs) -> requests.Response | Result:
