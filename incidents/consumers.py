@@ -24,7 +24,6 @@ incident changes, shared the same way.
 import asyncio
 import json
 import logging
-import random
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -32,12 +31,11 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from alertum.core.errors import NotFound
-from alertum.core.live import DASHBOARD_GROUP, incident_group
+from alertum.core.live import DASHBOARD_GROUP, incident_group, poll_ticks
 from alertum.core.models import User
 from alertum.core.permissions import is_admin, team_roles
 from incidents import actions, queries
@@ -96,18 +94,6 @@ async def shared_render(key: tuple, compute):
         future.add_done_callback(finished)
     # shield: a client that disconnects mid-render must not cancel the others' render.
     return await asyncio.shield(future)
-
-
-async def poll_ticks():
-    """Yield every LIVE_POLL_SECONDS, starting at a random phase. Pages opened together
-    (a team joining an incident, a reconnect after a deploy) would otherwise poll in one
-    burst on the single database thread; measured at 200 clients, such a burst pushed
-    the live-push p99 from ~200 ms to ~520 ms when it met a broadcast."""
-    interval = settings.LIVE_POLL_SECONDS
-    await asyncio.sleep(random.uniform(0, interval))
-    while True:
-        yield
-        await asyncio.sleep(interval)
 
 
 def clear_shared_renders() -> None:

@@ -31,12 +31,12 @@ message costs only latency or one extra request.
 import asyncio
 import json
 import logging
-import random
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from alertum.core.live import poll_ticks
 from alertum.core.models import User
 from monitoring import queries
 from monitoring.actions import LIVE_GROUP
@@ -93,10 +93,7 @@ class MonitorsConsumer(AsyncWebsocketConsumer):
         self._schedule()
 
     async def _poll(self):
-        interval = settings.LIVE_POLL_SECONDS
-        # A random phase: pages opened together (a reconnect after a deploy) do not poll in one burst.
-        await asyncio.sleep(random.uniform(0, interval))
-        while True:
+        async for _ in poll_ticks():
             try:
                 if not await database_sync_to_async(self._may_see)():
                     await self.close(code=CLOSE_NOT_FOUND)
@@ -106,7 +103,6 @@ class MonitorsConsumer(AsyncWebsocketConsumer):
                 raise
             except Exception:  # keep polling; a failed round is retried next interval
                 log.warning("monitors live poll failed", exc_info=True)
-            await asyncio.sleep(interval)
 
     async def _compare(self):
         if await database_sync_to_async(queries.overview_version)() != self.known:
