@@ -10,6 +10,7 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
@@ -153,18 +154,36 @@ def uptime_between(monitor_ids, start: datetime, end: datetime) -> dict[int, flo
     return out
 
 
+AVAILABILITY_CACHE_SECONDS = 600
+
+
 def availability_from_rollups(monitor_ids, days: int = 90) -> dict[int, float | None]:
-    """Share of checks that passed over the last `days` days, from the daily roll-ups (one
-    grouped query however many monitors: the overview shows it for every row)."""
-    since = timezone.now() - timedelta(days=days)
-    rows = (Rollup.objects.filter(monitor_id__in=list(monitor_ids), granularity=Rollup.Granularity.DAY,
-                                  bucket__gte=since).values("monitor_id")
-            .annotate(total=Sum("count"), failed=Sum("failures")))
-    out = {monitor_id: None for monitor_id in monitor_ids}
-    for row in rows:
-        if row["total"]:
-            out[row["monitor_id"]] = 1 - row["failed"] / row["total"]
+    """Share of checks that passed over today and the `days - 1` days before, from the
+    daily roll-ups. The overview shows it for every row: summing 90 days of 1,000
+    monitors was most of its render (~70 ms of SQL). The past days' sums are shared by
+    every render for AVAILABILITY_CACHE_SECONDS (a late roll-up of a past day shows
+    within that); today's roll-ups, the ones still changing, are read every time."""
+    monitor_ids = list(monitor_ids)
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    key = f"monitoring:availability:{today:%Y-%m-%d}:{days}"
+    past = cache.get(key)
+    if past is None:
+        past = _day_sums(Rollup.objects.filter(bucket__gte=today - timedelta(days=days - 1), bucket__lt=today))
+        cache.set(key, past, AVAILABILITY_CACHE_SECONDS)
+    live = _day_sums(Rollup.objects.filter(monitor_id__in=monitor_ids, bucket__gte=today))
+    out: dict[int, float | None] = {}
+    for monitor_id in monitor_ids:
+        total, failed = past.get(monitor_id, (0, 0))
+        more = live.get(monitor_id, (0, 0))
+        total, failed = total + more[0], failed + more[1]
+        out[monitor_id] = 1 - failed / total if total else None
     return out
+
+
+def _day_sums(rollups) -> dict[int, tuple[int, int]]:
+    rows = (rollups.filter(granularity=Rollup.Granularity.DAY).values("monitor_id")
+            .annotate(total=Sum("count"), failed=Sum("failures")))
+    return {row["monitor_id"]: (row["total"] or 0, row["failed"] or 0) for row in rows}
 
 
 def latency_series(monitor: Monitor, start: datetime, end: datetime, granularity: str | None = None) -> list[dict]:

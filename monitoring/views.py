@@ -7,7 +7,8 @@ from django.http import HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from alertum.core.errors import DomainError
@@ -40,8 +41,9 @@ def _configurable_services(user):
 
 def overview_rows(user, filters: dict):
     """The overview's rows as HTML, built in Python: a thousand rows through the template
-    engine (a url tag, filters and a timesince per row) took ~1 s here; format_html_join
-    takes a few ms. Values are escaped by format_html."""
+    engine (a url tag, filters and a timesince per row) took ~1 s here, and format_html
+    per row a quarter of the render; an f-string per row takes a few ms. Every value that
+    is not markup of ours goes through escape()."""
     monitors = list(queries.list_monitors(user, **filters).select_related(None).select_related("service").only(
         "id", "name", "kind", "state", "last_checked_at", "certificate_expires_at", "service__name",
         "service__slug"))
@@ -50,16 +52,17 @@ def overview_rows(user, filters: dict):
     prefix = reverse("monitors:overview")
     now = timezone.now()
     states, kinds = dict(Monitor.State.choices), dict(Monitor.Kind.choices)
+    prefix, e = escape(prefix), escape
     rows = []
     for m in monitors:
         counts[m.state] += 1
-        rows.append((m.state, m.state, states[m.state], prefix, m.pk, m.name,
-                     certificate_badge(m.certificate_expires_at, now), m.service.name, kinds[m.kind],
-                     _ago(now, m.last_checked_at), _percent(availability.get(m.pk))))
-    html = format_html_join(
-        "\n", '<tr class="monitor-{}"><td><span class="state state-{}">{}</span></td><td><a href="{}{}/">{}</a>{}</td>'
-               "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
-    return html, len(monitors), counts
+        state = e(m.state)
+        rows.append(f'<tr class="monitor-{state}"><td><span class="state state-{state}">{e(states[m.state])}</span>'
+                    f'</td><td><a href="{prefix}{int(m.pk)}/">{e(m.name)}</a>'
+                    f"{certificate_badge(m.certificate_expires_at, now)}</td><td>{e(m.service.name)}</td>"
+                    f"<td>{e(kinds[m.kind])}</td><td>{e(_ago(now, m.last_checked_at))}</td>"
+                    f"<td>{e(_percent(availability.get(m.pk)))}</td></tr>")
+    return mark_safe("\n".join(rows)), len(monitors), counts  # noqa: S308 (every value escaped above)
 
 
 def certificate_text(expires_at, now) -> str:

@@ -90,6 +90,15 @@ def now():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The shared cache (Redis under CI) outlives a test's rolled-back rows: each test
+    starts with an empty one, so nothing cached from another test's data shows."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_intake_lookups():
     """Integration lookups are cached per process for a few seconds; a test must not see
     the integrations of the one before it."""

@@ -143,3 +143,30 @@ def test_admin_creates_through_the_action(client, cast, services, http_server):
     monitor = Monitor.objects.get(name="Admin made")
     assert monitor.next_check_at is not None and monitor.config["method"] == "GET"
     assert client.get(f"/admin/monitoring/monitor/{monitor.pk}/change/").status_code == 200
+
+
+def test_overview_availability_counts_past_days_and_today_live_and_escapes_names(client, cast, make_monitor, clock):
+    from django.utils import timezone
+
+    from monitoring.models import Rollup
+
+    monitor = make_monitor(config={"url": "http://127.0.0.1:9/"}, name="<b>Checkout</b> API")
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    for days_ago in (1, 2, 89, 90):  # the last one is outside the 90 days (today and the 89 before)
+        Rollup.objects.create(monitor=monitor, granularity="day", bucket=today - dt.timedelta(days=days_ago),
+                              count=100, failures=50 if days_ago == 90 else 10)
+    client.force_login(cast["victor"])
+    row = _row(client.get("/monitors/").content.decode(), monitor)
+    assert "&lt;b&gt;Checkout&lt;/b&gt; API" in row and "<b>" not in row
+    assert "90.00%" in row  # 270 passed of 300 over the three days inside the window
+
+    live = Rollup.objects.create(monitor=monitor, granularity="day", bucket=today, count=100, failures=0)
+    assert "92.50%" in _row(client.get("/monitors/").content.decode(), monitor)  # today counts at once
+    live.failures = 100
+    live.save()
+    assert "67.50%" in _row(client.get("/monitors/").content.decode(), monitor)
+
+
+def _row(page: str, monitor) -> str:
+    start = page.index(f'href="/monitors/{monitor.pk}/"')
+    return page[page.rindex("<tr", 0, start):page.index("</tr>", start)]
