@@ -10,22 +10,12 @@ from playwright.sync_api import expect, sync_playwright
 from alertum.core.models import Door
 from incidents import actions
 from tests.browser.conftest import CHROMIUM_ARGS
-from tests.conftest import PASSWORD
+from tests.browser.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WAIT_MS = 15_000  # upper bound for a change to show; the test never measures time
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
-
-
-def sign_in(context, base, username):
-    page = context.new_page()
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
 
 
 def test_comment_and_acknowledge_appear_in_the_other_browser_without_reload(

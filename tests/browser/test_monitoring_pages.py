@@ -17,7 +17,7 @@ from playwright.sync_api import expect, sync_playwright
 from monitoring import actions, checks, engine, rollups
 from monitoring.models import Monitor
 from tests.browser.conftest import CHROMIUM_ARGS
-from tests.conftest import PASSWORD
+from tests.browser.helpers import sign_in
 from tests.monitoring.conftest import Handler, Server, _start
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,16 +25,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WAIT_MS = 15_000  # upper bound for a change to show; the test never measures time
 ARTIFACTS = Path(settings.BASE_DIR) / "var" / "artifacts"
 PORTS = range(18700, 18750)  # this test's own range on the shared machine
-
-
-def sign_in(context, base, username):
-    page = context.new_page()
-    page.goto(f"{base}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
 
 
 @pytest.fixture
