@@ -3,16 +3,19 @@ when they fall due, write one Page row per notification, send each page exactly 
 and stop on acknowledge or resolve.
 
 All state is in the database (GoAlert's way). Work is claimed, never assigned:
-- `escalate_due` (beat tick, and a kick at each level's due time) claims escalations with
-  `next_escalation_at <= now` using SELECT … FOR UPDATE SKIP LOCKED, one per transaction;
-- `send_page` claims a page (pending → sending, with a lease) in its own short
-  transaction, calls the transport outside any transaction, then records the outcome;
+- `escalate_due` (beat tick, and a kick per due instant) claims escalations with
+  `next_escalation_at <= now` using SELECT … FOR UPDATE SKIP LOCKED, 50 per transaction,
+  then sends the pages it just made that are due now;
+- `send_pages` claims up to 50 pages (pending → sending, with a lease) in one short
+  transaction, sends them concurrently outside any transaction, then records the
+  outcomes in one transaction;
 - `sweep_pages` (beat tick) re-sends pending pages whose kick was lost and sending pages
   whose worker died (lease expired).
 
 Lock order: escalation, then page, then the incident (`incidents.actions.lock_incident`,
-taken last because appending to the timeline needs it). Creating an escalation locks the
-incident first and checks for a running one under that lock.
+taken last because appending to the timeline needs it; a batch locks its incidents in id
+order). Creating an escalation locks the incident first and checks for a running one
+under that lock.
 """
 
 from __future__ import annotations
@@ -175,7 +178,7 @@ def start_escalation(incident_id: int, *, reason: str = "triggered") -> Escalati
             parts.append(f"Level 1 in {_minutes(escalation.next_escalation_at - now)}.")
         _note(incident, " ".join(parts), policy=policy.slug, next_at=escalation.next_escalation_at.isoformat(),
               held_until=start.isoformat() if held else None)
-        _kick_escalation_on_commit(escalation.pk, escalation.next_escalation_at)
+        _kick_escalations_on_commit([escalation.next_escalation_at])
     return escalation
 
 
@@ -314,17 +317,6 @@ def escalate_due(limit: int = 5000, *, send: bool = True) -> int:
             if due:
                 send_page_ids(due)
     return fired
-
-
-def escalate_one(escalation_id: int) -> bool:
-    """Fire one escalation if it is still due and nobody else has it."""
-    with transaction.atomic():
-        escalation = (Escalation.objects.select_for_update(skip_locked=True)
-                      .filter(pk=escalation_id, next_escalation_at__lte=timezone.now()).first())
-        if escalation is None:
-            return False
-        _fire_batch([escalation])
-        return True
 
 
 def _fire_batch(escalations: list[Escalation], *, kick_due_pages: bool = True) -> list[Page]:
@@ -727,10 +719,6 @@ def start_missed(window_hours: int = 24, limit: int = 200) -> int:
     ids = list(Incident.objects.filter(status=Status.TRIGGERED, created_at__gte=since, escalations=None)
                .values_list("pk", flat=True)[:limit])
     return sum(1 for pk in ids if start_escalation(pk, reason="started late (catch-up)") is not None)
-
-
-def _kick_escalation_on_commit(escalation_id: int, when) -> None:
-    _kick_escalations_on_commit([when])
 
 
 def _kick_escalations_on_commit(times: list) -> None:
