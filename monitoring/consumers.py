@@ -48,10 +48,6 @@ CLOSE_NOT_FOUND = 4404  # may see no monitors
 CHANGED = json.dumps({"type": "monitors.changed"})
 
 
-def _min_gap() -> float:
-    return float(getattr(settings, "MONITORS_LIVE_MIN_GAP_SECONDS", 2.0))
-
-
 class MonitorsConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
@@ -116,7 +112,7 @@ class MonitorsConsumer(AsyncWebsocketConsumer):
 
     async def _announce(self):
         try:
-            wait = self.last_sent + _min_gap() - self.loop.time()
+            wait = self.last_sent + settings.MONITORS_LIVE_MIN_GAP_SECONDS - self.loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
             # Read before sending: the page's fetch comes later and sees at least this.
