@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from alertum.core import prepared
 from incidents.models import Integration, RawEvent
 
 MAX_BODY_BYTES = 512_000  # PagerDuty's and Alertmanager's limit (maxEventSize = 512000)
@@ -138,10 +139,8 @@ def accept(integration: Integration, endpoint: str, body: str, headers: dict | N
     process (it drains everything pending), and the beat sweep picks up anything a lost
     kick left."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())  # SQLite: text, as the ORM stores it
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT, [integration.pk, endpoint, now, body, json.dumps(headers or {}), assigned_dedup_key,
-                                 RawEvent.State.PENDING, now])
-        pk = cursor.fetchone()[0]
+    pk = prepared.fetchone(_INSERT, [integration.pk, endpoint, now, body, json.dumps(headers or {}),
+                                     assigned_dedup_key, RawEvent.State.PENDING.value, now])[0]
     transaction.on_commit(_kick)
     return pk
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from django.conf import settings
 from django.db import connection, transaction
 
+from alertum.core import prepared
 from monitoring.heartbeats import schedule
 from monitoring.heartbeats.models import Heartbeat, Ping, PingKey
 from monitoring.models import Monitor
@@ -348,18 +349,17 @@ def _write_fast(snap: Snapshot, signal: Signal, p: Plan, now: dt.datetime, where
                    body_text(signal, snap.body_limit), signal.body_size, duration]
     update = f"UPDATE {heartbeat_table} SET {', '.join(sets)} WHERE {' AND '.join(where)} RETURNING n_pings"
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # One round trip: the insert reads the new counter from the update's RETURNING,
-            # and inserts nothing when the update matched no row.
-            # A ping's own commit does not wait for the WAL flush (synchronous_commit off
-            # for this transaction only): that wait was most of a ping's time. State
-            # changes take the slow path and commit durably (docs/heartbeats.md).
-            relaxed = "SELECT set_config('synchronous_commit', 'off', true) AS c" if ASYNC_COMMIT else "SELECT 1 AS c"
-            cursor.execute(
-                f"WITH s AS ({relaxed}), h AS ({update}) INSERT INTO {ping_table} ({ping_columns}) "
-                "SELECT %s, h.n_pings, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM h, s RETURNING n",
-                params + where_params + [snap.id] + ping_values)
-            row = cursor.fetchone()
+        # One round trip: the insert reads the new counter from the update's RETURNING,
+        # and inserts nothing when the update matched no row. Prepared on the server
+        # (alertum.core.prepared): there are a handful of shapes, each the same text.
+        # Opt-in (HEARTBEAT_PING_ASYNC_COMMIT): a ping's own commit does not wait for the
+        # WAL flush (synchronous_commit off for this transaction only). State changes
+        # take the slow path and commit durably (docs/heartbeats.md).
+        relaxed = "SELECT set_config('synchronous_commit', 'off', true) AS c" if ASYNC_COMMIT else "SELECT 1 AS c"
+        row = prepared.fetchone(
+            f"WITH s AS ({relaxed}), h AS ({update}) INSERT INTO {ping_table} ({ping_columns}) "
+            "SELECT %s, h.n_pings, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM h, s RETURNING n",
+            params + where_params + [snap.id] + ping_values)
         return row[0] if row else None
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(update, params + where_params)
