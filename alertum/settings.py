@@ -115,14 +115,18 @@ if DATABASE_URL:
     if _db["ENGINE"] == "django.db.backends.postgresql":
         # Pooled connections (psycopg_pool). Persistent per-thread connections under
         # ASGI exhausted PostgreSQL ("too many clients"); the pool caps them.
-        _db["CONN_MAX_AGE"] = 0
-        _db["OPTIONS"] = {
-            "pool": {
-                "min_size": env_int("DB_POOL_MIN", 2),
-                "max_size": env_int("DB_POOL_MAX", 20),
-                "timeout": 10,
+        if env_bool("DB_PERSISTENT_CONNECTIONS", False):
+            _db["CONN_MAX_AGE"] = None
+            _db["OPTIONS"] = {}
+        else:
+            _db["CONN_MAX_AGE"] = 0
+            _db["OPTIONS"] = {
+                "pool": {
+                    "min_size": env_int("DB_POOL_MIN", 2),
+                    "max_size": env_int("DB_POOL_MAX", 20),
+                    "timeout": 10,
+                }
             }
-        }
     elif _db["ENGINE"] == "django.db.backends.sqlite3":
         _db["OPTIONS"] = {}
     else:

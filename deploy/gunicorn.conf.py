@@ -12,6 +12,12 @@ workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 # request's CPU work; intake accepts are mostly such waits (docs/performance.md).
 threads = int(os.environ.get("GUNICORN_THREADS", 1))
 worker_class = "gthread" if threads > 1 else "sync"
+# A sync worker serves one request at a time on one thread: it keeps one PostgreSQL
+# connection for its life instead of taking one from the pool and handing it back on
+# every request (~0.05-0.1 ms of CPU of a ~1 ms intake accept). The pool is for threaded
+# and ASGI processes, whose threads would otherwise each hold a connection (DESIGN.md).
+if worker_class == "sync":
+    os.environ.setdefault("DB_PERSISTENT_CONNECTIONS", "1")
 # Keep-alive lets the proxy reuse connections; intake senders retry on 5xx, so a short
 # timeout that frees a stuck worker is better than a long one.
 keepalive = 5
