@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 
 # Doors for tools (intake, heartbeat pings) are served before the session stack.
 MACHINE_DOOR_PREFIXES = ("/integrations/", "/ping/")
+MACHINE_DOOR_URLCONF = "alertum.door_urls"  # the patterns under those prefixes
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from alertum import views
+from alertum import door_urls, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -14,10 +14,9 @@ urlpatterns = [
     path("alerts/", include("incidents.intake.page_urls")),
     path("settings/", include("alertum.core.urls")),
     path("api/v1/", include("alertum.api_urls")),
-    path("integrations/", include("incidents.intake.urls")),
+    *door_urls.urlpatterns,  # /integrations/ and /ping/
     path("monitors/heartbeats/", include("monitoring.heartbeats.urls")),
     path("monitors/", include("monitoring.urls")),
-    path("ping/", include("monitoring.heartbeats.ping_urls")),
     path("oncall/schedules/", include("oncall.schedules.urls")),
     path("oncall/", include("oncall.urls")),
     path("status-pages/", include("statuspages.urls")),

@@ -16,8 +16,9 @@ def machine_door(view):
 class MachineDoorMiddleware:
     """Serve the machine doors right after SecurityMiddleware (HTTPS redirects and HSTS
     still apply): the rest of the stack was ~0.4 ms of CPU of a ~2 ms accept
-    (docs/performance.md). Only paths under MACHINE_DOOR_PREFIXES are resolved here, and
-    anything there that is not a marked door goes the usual way."""
+    (docs/performance.md). Only paths under MACHINE_DOOR_PREFIXES are resolved here, against
+    the doors' own short URLconf (alertum.door_urls), and anything there that is not a
+    marked door goes the usual way."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -25,7 +26,7 @@ class MachineDoorMiddleware:
     def __call__(self, request):
         if request.path_info.startswith(settings.MACHINE_DOOR_PREFIXES):
             try:
-                match = resolve(request.path_info)
+                match = resolve(request.path_info, settings.MACHINE_DOOR_URLCONF)
             except Resolver404:
                 return self.get_response(request)
             if getattr(match.func, "machine_door", False):

@@ -11,12 +11,13 @@ the URL is the credential. A database failure answers 503 so that curl --retry r
 
 import logging
 import re
+import time
 import uuid
 
 from django.db import DatabaseError
 from django.http import HttpResponse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
+from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
 from alertum.core.middleware import machine_door
@@ -29,8 +30,21 @@ CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 DRAIN_CHUNK = 64 * 1024
 
 
+NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"  # as Django's never_cache
+_expires = (0, "")
+
+
 def _text(body: str, status: int = 200) -> HttpResponse:
-    return HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
+    """Plain text that no cache keeps: the headers of Django's never_cache, written
+    directly (its header patching was ~7% of a ping's CPU), the date formatted once a second."""
+    global _expires
+    response = HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
+    now = int(time.time())
+    if _expires[0] != now:
+        _expires = (now, http_date(now))
+    response.headers["Expires"] = _expires[1]
+    response.headers["Cache-Control"] = NEVER_CACHE
+    return response
 
 
 def _remote_addr(request) -> str:
@@ -79,7 +93,6 @@ def _ok(snap: pings.Snapshot, body: str = "OK", status: int = 200) -> HttpRespon
 
 def ping_door(view):
     @csrf_exempt
-    @never_cache
     def wrapper(request, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)

@@ -183,3 +183,16 @@ def test_doors_answer_with_a_length_and_no_session_machinery(client, pd):
     assert response.status_code == 202 and int(response["Content-Length"]) == len(response.content)
     assert "Cookie" not in response.get("Vary", "") and not response.cookies
     assert client.post("/integrations/no-such-door", data=body, content_type="application/json").status_code == 404
+
+
+@pytest.mark.parametrize("path", [
+    "/integrations/pagerduty/v2/enqueue", "/integrations/pagerduty/v2/enqueue/", "/integrations/alertmanager/k1",
+    "/integrations/pagerduty/generic/2010-04-15/create_event.json", "/integrations/webhook",
+    "/ping/0f6e9a0e-5f52-4d7b-9d3c-2b7f8f6f1a10/start", "/ping/key-1/nightly/3", "/ping/not-a-uuid"])
+def test_the_doors_own_urlconf_resolves_as_the_site_does(path):
+    from django.conf import settings
+    from django.urls import resolve
+
+    site, door = resolve(path), resolve(path, settings.MACHINE_DOOR_URLCONF)
+    assert (door.func, door.args, door.kwargs, door.url_name) == (site.func, site.args, site.kwargs, site.url_name)
+    assert getattr(door.func, "machine_door", False)

@@ -27,7 +27,8 @@ def assert_ok(response, body="OK", status=200, limit="10000"):
     assert response["Content-Type"] == "text/plain; charset=utf-8"
     assert response["Access-Control-Allow-Origin"] == "*"
     assert response["Ping-Body-Limit"] == limit
-    assert "no-cache" in response["Cache-Control"]
+    assert response["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+    assert response["Expires"].endswith(" GMT")  # what Django's never_cache sends
 
 
 @pytest.mark.parametrize("method", ["get", "post", "head"])
