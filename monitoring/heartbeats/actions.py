@@ -320,6 +320,11 @@ def _sweep_one(heartbeat: Heartbeat, now: dt.datetime) -> int:
         overrun = heartbeat.last_start_at
         heartbeat.last_start_at = heartbeat.last_start_rid = None
     _reschedule(heartbeat)
+    if state == previous and overrun is None:
+        # Only the deadline moved (pings leave an earlier bound, see pings._write_fast):
+        # updated_at stays, so the ping path's cached view of this heartbeat stays valid.
+        heartbeat.save(update_fields=["next_sweep_at"])
+        return 0
     heartbeat.save(update_fields=["status", "next_sweep_at", "last_start_at", "last_start_rid", "updated_at"])
     if state == previous:
         return 0

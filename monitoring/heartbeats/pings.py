@@ -327,7 +327,14 @@ def _write_fast(snap: Snapshot, signal: Signal, p: Plan, now: dt.datetime, where
     where, where_params = ["id = %s", "status = %s"], [snap.id, snap.status]
     if p.touches_run:
         run = Heartbeat._meta.get_field("last_start_rid")
-        sets += ["last_ping_at = %s", "last_start_at = %s", "last_start_rid = %s", "next_sweep_at = %s"]
+        # An on-time success to an up heartbeat with no run open only moves its deadline
+        # later, so the stored next_sweep_at stays a valid earlier bound: the sweeper, finding
+        # the heartbeat not yet late then, moves it on (once a period at most). Leaving the
+        # indexed column as it is lets PostgreSQL update the row in place (HOT) instead of
+        # adding an entry to each of the table's six indexes on every ping.
+        sweep = ("COALESCE(next_sweep_at, %s)" if p.kind == SUCCESS and snap.status == UP == p.new_status
+                 and snap.last_start_at is None and p.last_start_at is None else "%s")
+        sets += ["last_ping_at = %s", "last_start_at = %s", "last_start_rid = %s", f"next_sweep_at = {sweep}"]
         params += [_dt(p.last_ping_at), _dt(p.last_start_at), run.get_db_prep_value(p.last_start_rid, connection),
                    _dt(p.next_sweep_at)]
         if p.kind != START:

@@ -100,6 +100,28 @@ def test_each_ping_on_time_pushes_the_deadline(client, heartbeat, clock):
     assert changes(heartbeat) == [("new", "up")]
 
 
+def test_late_is_counted_from_the_last_ping_when_pings_leave_an_earlier_sweep_time(client, heartbeat, clock):
+    # On-time pings leave next_sweep_at where the first ping put it (the row updates in
+    # place); the sweep then finds the heartbeat up, and moves the time on.
+    ping(client, heartbeat)
+    first_deadline = fresh(heartbeat).next_sweep_at
+    clock.shift(30 * 60)
+    ping(client, heartbeat)
+    ping(client, heartbeat)
+    assert fresh(heartbeat).next_sweep_at == first_deadline  # an earlier bound, not the deadline
+    clock.shift(30 * 60)  # the first ping's deadline: still up
+    assert sweep_heartbeats() == 0
+    beat = fresh(heartbeat)
+    assert beat.status == "up" and beat.next_sweep_at == first_deadline + dt.timedelta(minutes=30)
+    clock.shift(29 * 60)
+    assert sweep_heartbeats() == 0 and fresh(heartbeat).status == "up"
+    clock.shift(60)  # an hour after the last ping
+    assert sweep_heartbeats() == 1 and fresh(heartbeat).status == "late"
+    ping(client, heartbeat)  # and a ping after the sweep is recorded and brings it back
+    assert fresh(heartbeat).status == "up" and fresh(heartbeat).n_pings == 4
+    assert changes(heartbeat) == [("new", "up"), ("up", "late"), ("late", "up")]
+
+
 @pytest.mark.parametrize("suffix, reason", [("/fail", "received a failure signal"), ("/3", "received exit status 3")])
 def test_a_failure_signal_is_down_at_once_with_the_ping_as_evidence(client, heartbeat, suffix, reason):
     ping(client, heartbeat)
