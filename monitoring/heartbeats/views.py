@@ -84,11 +84,15 @@ def _rid(request):
     return uuid.UUID(raw), None
 
 
-def _ok(snap: pings.Snapshot, body: str = "OK", status: int = 200) -> HttpResponse:
+def _ok(body_limit: int, body: str = "OK", status: int = 200) -> HttpResponse:
     response = _text(body, status)
     response["Access-Control-Allow-Origin"] = "*"
-    response["Ping-Body-Limit"] = str(snap.body_limit)
+    response["Ping-Body-Limit"] = str(body_limit)
     return response
+
+
+def _bodiless(request) -> bool:
+    return request.META.get("CONTENT_LENGTH") in (None, "", "0") and "HTTP_TRANSFER_ENCODING" not in request.META
 
 
 def ping_door(view):
@@ -114,11 +118,15 @@ def _record(request, snap: pings.Snapshot, action: str, exit_status: int | None)
     signal = _signal(request, action, exit_status, rid, BODY_LIMIT_MAX)
     if pings.receive(snap, signal, timezone.now(), cached=True) is None:
         return _text("not found", 404)  # deleted since this process cached it
-    return _ok(snap)
+    return _ok(snap.body_limit)
 
 
 @ping_door
 def ping_by_uuid(request, code: uuid.UUID, action: str = pings.SUCCESS, exit_status: int | None = None):
+    if action == pings.SUCCESS and not exit_status and not request.GET and _bodiless(request):
+        limit = pings.record_on_time(code, _signal(request, action, exit_status, None, 0), timezone.now())
+        if limit is not None:
+            return _ok(limit)
     snap = pings.cached_by_uuid(code)
     if snap is None:
         return _text("not found", 404)
@@ -148,7 +156,7 @@ def ping_by_slug(request, ping_key: str, slug: str, action: str = pings.SUCCESS,
         return _text("not found", 404)
     pings.forget()
     pings.receive(snap, _signal(request, action, exit_status, rid, snap.body_limit), timezone.now())
-    return _ok(snap, "Created", 201)
+    return _ok(snap.body_limit, "Created", 201)
 
 
 @ping_door

@@ -197,3 +197,51 @@ def test_ping_door_answers_without_session_machinery(client, heartbeat, cast):
     assert_ok(response)
     assert int(response["Content-Length"]) == len(response.content)
     assert "Cookie" not in response.get("Vary", "") and not response.cookies
+
+
+@pytest.mark.parametrize("method, suffix, exit_status", [("get", "", None), ("head", "", None), ("post", "", None),
+                                                         ("get", "/0", 0), ("post", "/", None)])
+def test_on_time_pings_to_an_up_heartbeat_answer_and_log_as_the_first_did(client, services, method, suffix,
+                                                                          exit_status):
+    """After the first ping the usual ping takes the one-statement path (no lookup first);
+    what the sender sees and what the log keeps are the same."""
+    heartbeat = make_heartbeat(services["checkout"], body_limit=500)
+    headers = {"HTTP_USER_AGENT": "curl/8.5.0", "HTTP_X_FORWARDED_FOR": "192.0.2.7"}
+    assert_ok(client.get(f"/ping/{heartbeat.uuid}"), limit="500")
+    if method == "post":  # curl -X POST without data
+        headers.update(data=b"", content_type="text/plain")
+    response = getattr(client, method)(f"/ping/{heartbeat.uuid}{suffix}", **headers)
+    assert response.status_code == 200 and response["Ping-Body-Limit"] == "500"
+    if method != "head":
+        assert_ok(response, limit="500")
+    first, second = log(heartbeat)
+    assert (second.n, second.kind, second.exit_status, second.method, second.user_agent, second.remote_addr,
+            second.scheme, second.body, second.body_size) == (2, "success", exit_status, method.upper(),
+                                                              "curl/8.5.0", "192.0.2.7", "http", "", 0)
+    beat = fresh(heartbeat)
+    assert (beat.status, beat.n_pings, beat.last_ping_at) == ("up", 2, second.received_at)
+
+
+def test_the_one_statement_ping_takes_only_the_usual_case_and_changes_nothing_otherwise(client, services, cast):
+    from django.utils import timezone
+
+    from monitoring import actions as monitor_actions
+    from monitoring.heartbeats import pings
+
+    heartbeat = make_heartbeat(services["checkout"], body_limit=300)
+    usual = pings.Signal(action=pings.SUCCESS, method="GET")
+    assert pings.record_on_time(heartbeat.uuid, usual, timezone.now()) is None  # new: the general path decides
+    assert pings.record_on_time(uuid.uuid4(), usual, timezone.now()) is None  # unknown
+    assert log(heartbeat) == [] and fresh(heartbeat).n_pings == 0
+    client.get(f"/ping/{heartbeat.uuid}")  # new -> up
+    assert pings.record_on_time(heartbeat.uuid, usual, timezone.now()) == 300
+    for unusual in (pings.Signal(action=pings.SUCCESS, body=b"x", body_size=1),
+                    pings.Signal(action=pings.SUCCESS, rid=uuid.uuid4()),
+                    pings.Signal(action=pings.SUCCESS, exit_status=3), pings.Signal(action=pings.START)):
+        assert pings.record_on_time(heartbeat.uuid, unusual, timezone.now()) is None
+    client.get(f"/ping/{heartbeat.uuid}/start")  # a run is open
+    assert pings.record_on_time(heartbeat.uuid, usual, timezone.now()) is None
+    client.get(f"/ping/{heartbeat.uuid}")
+    monitor_actions.pause_monitor(fresh(heartbeat).monitor, actor=cast["root"], source="web")
+    assert pings.record_on_time(heartbeat.uuid, usual, timezone.now()) is None
+    assert [p.kind for p in log(heartbeat)] == ["success", "success", "start", "success"]
