@@ -287,28 +287,44 @@ def receive(snap: Snapshot, signal: Signal, now: dt.datetime, *, cached: bool = 
 
 def record_on_time(code: uuid.UUID, signal: Signal, now: dt.datetime) -> int | None:
     """The usual ping in one statement keyed by the URL's uuid, reading nothing first: a
-    success (or exit status 0) without a body or run id, to a heartbeat that is up, has no
-    run open and is not paused. Returns the heartbeat's body limit (the answer's header);
-    None when the heartbeat is not in that state or does not exist, having changed nothing:
-    the caller then takes the general path (`cached_by_uuid`, `receive`).
+    success (or exit status 0) without a run id, with a body no longer than the heartbeat's
+    limit, to a heartbeat that is up, has no run open and is not paused. Returns the
+    heartbeat's body limit (the answer's header); None when the heartbeat is not in that
+    state or does not exist, having changed nothing: the caller then takes the general path
+    (`cached_by_uuid`, `receive`) with the same signal.
 
     Cron jobs ping a heartbeat once a minute or less often, so the per-process cache of
     `cached_by_uuid` mostly misses and a ping cost a SELECT before its write; here the
     write's WHERE is the check. As in `_write_fast`, the stored next_sweep_at stays (an
     earlier bound the sweeper moves on)."""
-    if signal.body_size or signal.rid is not None or (signal.exit_status or 0) != 0 or signal.action != SUCCESS:
+    return _record_on_time("uuid = %s", [_prep_uuid(code)], signal, now)
+
+
+def record_on_time_by_slug(ping_key: str, slug: str, signal: Signal, now: dt.datetime) -> int | None:
+    """As `record_on_time`, for the slug form: the one heartbeat with this slug in the key's
+    team (none when two share it: the general path answers 409)."""
+    heartbeat, monitor, _, keys, service = _tables()
+    target = (f"id = (SELECT min(h2.id) FROM {heartbeat} h2 JOIN {monitor} m ON m.id = h2.monitor_id "
+              f"JOIN {service} s ON s.id = m.service_id JOIN {keys} k ON k.team_id = s.owner_team_id "
+              "WHERE h2.slug = %s AND k.key_hash = %s HAVING count(*) = 1)")
+    return _record_on_time(target, [slug, PingKey.hash_key(ping_key)], signal, now)
+
+
+def _record_on_time(target: str, target_params: list, signal: Signal, now: dt.datetime) -> int | None:
+    if signal.rid is not None or (signal.exit_status or 0) != 0 or signal.action != SUCCESS:
         return None
     heartbeat_table, monitor_table, ping_table, *_ = _tables()
     when = _dt(now)
     update = (f"UPDATE {heartbeat_table} SET n_pings = n_pings + 1, last_ping_at = %s, last_duration = NULL, "
-              "next_sweep_at = COALESCE(next_sweep_at, %s) WHERE uuid = %s AND status = %s AND last_start_at IS NULL "
+              f"next_sweep_at = COALESCE(next_sweep_at, %s) WHERE {target} AND status = %s AND last_start_at IS NULL "
+              "AND body_limit >= %s "  # a longer body is cut to the limit: the general path does that
               f"AND NOT EXISTS (SELECT 1 FROM {monitor_table} m WHERE m.id = monitor_id AND m.is_paused) "
               "RETURNING id, n_pings, body_limit")
+    where = [when, when, *target_params, UP, signal.body_size]
     columns = ("heartbeat_id, n, kind, exit_status, received_at, rid, method, scheme, remote_addr, user_agent, body, "
                "body_size, duration")
     ping = [SUCCESS, signal.exit_status, when, None, signal.method[:10], signal.scheme[:10], signal.remote_addr[:45],
-            signal.user_agent[:200], "", 0, None]
-    where = [when, when, _prep_uuid(code), UP]
+            signal.user_agent[:200], body_text(signal, signal.body_size), signal.body_size, None]
     if connection.vendor == "postgresql":
         relaxed = "SELECT set_config('synchronous_commit', 'off', true) AS c" if ASYNC_COMMIT else "SELECT 1 AS c"
         row = prepared.fetchone(

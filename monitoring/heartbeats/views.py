@@ -91,8 +91,6 @@ def _ok(body_limit: int, body: str = "OK", status: int = 200) -> HttpResponse:
     return response
 
 
-def _bodiless(request) -> bool:
-    return request.META.get("CONTENT_LENGTH") in (None, "", "0") and "HTTP_TRANSFER_ENCODING" not in request.META
 
 
 def ping_door(view):
@@ -108,14 +106,24 @@ def ping_door(view):
     return machine_door(wrapper)
 
 
-def _record(request, snap: pings.Snapshot, action: str, exit_status: int | None):
+def _on_time(request, action: str, exit_status: int | None, record):
+    """Try the usual ping (a success without a query string) in one statement: (the
+    answer or None, the signal read, for the general path to reuse)."""
+    if action != pings.SUCCESS or exit_status or request.GET:
+        return None, None
+    signal = _signal(request, action, exit_status, None, BODY_LIMIT_MAX)
+    limit = record(signal, timezone.now())
+    return (_ok(limit) if limit is not None else None), signal
+
+
+def _record(request, snap: pings.Snapshot, action: str, exit_status: int | None, signal=None):
     if exit_status is not None and exit_status > 255:
         return _text("invalid url format", 400)
     rid, refusal = _rid(request)
     if refusal:
         return refusal
     # Read up to the largest limit: the cached one may be a few seconds old; the write cuts.
-    signal = _signal(request, action, exit_status, rid, BODY_LIMIT_MAX)
+    signal = signal or _signal(request, action, exit_status, rid, BODY_LIMIT_MAX)
     if pings.receive(snap, signal, timezone.now(), cached=True) is None:
         return _text("not found", 404)  # deleted since this process cached it
     return _ok(snap.body_limit)
@@ -123,25 +131,29 @@ def _record(request, snap: pings.Snapshot, action: str, exit_status: int | None)
 
 @ping_door
 def ping_by_uuid(request, code: uuid.UUID, action: str = pings.SUCCESS, exit_status: int | None = None):
-    if action == pings.SUCCESS and not exit_status and not request.GET and _bodiless(request):
-        limit = pings.record_on_time(code, _signal(request, action, exit_status, None, 0), timezone.now())
-        if limit is not None:
-            return _ok(limit)
+    answer, signal = _on_time(request, action, exit_status,
+                              lambda signal, now: pings.record_on_time(code, signal, now))
+    if answer:
+        return answer
     snap = pings.cached_by_uuid(code)
     if snap is None:
         return _text("not found", 404)
-    return _record(request, snap, action, exit_status)
+    return _record(request, snap, action, exit_status, signal)
 
 
 @ping_door
 def ping_by_slug(request, ping_key: str, slug: str, action: str = pings.SUCCESS, exit_status: int | None = None):
     if slug != slug.lower():
         return _text("invalid url format", 400)
+    answer, signal = _on_time(request, action, exit_status,
+                              lambda signal, now: pings.record_on_time_by_slug(ping_key, slug, signal, now))
+    if answer:
+        return answer
     found = pings.cached_by_slug(ping_key, slug)
     if len(found) > 1:
         return _text("ambiguous slug", 409)
     if found:
-        return _record(request, found[0], action, exit_status)
+        return _record(request, found[0], action, exit_status, signal)
     if request.GET.get("create") != "1":
         return _text("not found", 404)
     if exit_status is not None and exit_status > 255:

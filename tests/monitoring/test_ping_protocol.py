@@ -235,7 +235,9 @@ def test_the_one_statement_ping_takes_only_the_usual_case_and_changes_nothing_ot
     assert log(heartbeat) == [] and fresh(heartbeat).n_pings == 0
     client.get(f"/ping/{heartbeat.uuid}")  # new -> up
     assert pings.record_on_time(heartbeat.uuid, usual, timezone.now()) == 300
-    for unusual in (pings.Signal(action=pings.SUCCESS, body=b"x", body_size=1),
+    with_body = pings.Signal(action=pings.SUCCESS, method="POST", body=b"done", body_size=4)
+    assert pings.record_on_time(heartbeat.uuid, with_body, timezone.now()) == 300
+    for unusual in (pings.Signal(action=pings.SUCCESS, body=b"x" * 301, body_size=301),  # over the limit: cut there
                     pings.Signal(action=pings.SUCCESS, rid=uuid.uuid4()),
                     pings.Signal(action=pings.SUCCESS, exit_status=3), pings.Signal(action=pings.START)):
         assert pings.record_on_time(heartbeat.uuid, unusual, timezone.now()) is None
@@ -244,4 +246,20 @@ def test_the_one_statement_ping_takes_only_the_usual_case_and_changes_nothing_ot
     client.get(f"/ping/{heartbeat.uuid}")
     monitor_actions.pause_monitor(fresh(heartbeat).monitor, actor=cast["root"], source="web")
     assert pings.record_on_time(heartbeat.uuid, usual, timezone.now()) is None
-    assert [p.kind for p in log(heartbeat)] == ["success", "success", "start", "success"]
+    assert [(p.kind, p.body) for p in log(heartbeat)] == [("success", ""), ("success", ""), ("success", "done"),
+                                                          ("start", ""), ("success", "")]
+
+
+def test_slug_pings_to_an_up_heartbeat_stay_exact_about_keys_and_ambiguity(client, services, teams):
+    """The one-statement slug ping reaches only the key's own team, and never one of two
+    heartbeats sharing a slug."""
+    beat = make_heartbeat(services["checkout"], slug="nightly-backup")
+    key, other_key = make_key(teams["payments"]), make_key(teams["platform"])
+    assert_ok(client.post(f"/ping/{key}/nightly-backup", data=b"first", content_type="text/plain"))
+    assert_ok(client.post(f"/ping/{key}/nightly-backup", data=b"second", content_type="text/plain"))
+    assert client.get(f"/ping/{other_key}/nightly-backup").status_code == 404
+    assert [p.body for p in log(beat)] == ["first", "second"]
+    make_heartbeat(services["checkout"], name="Other backup", slug="nightly-backup")
+    response = client.post(f"/ping/{key}/nightly-backup", data=b"third", content_type="text/plain")
+    assert (response.status_code, response.content) == (409, b"ambiguous slug")
+    assert [p.body for p in log(beat)] == ["first", "second"] and fresh(beat).n_pings == 2
