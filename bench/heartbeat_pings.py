@@ -23,7 +23,7 @@ import tempfile
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_hb")
 os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
-from _harness import REDIS_URL, machine, setup_django, start_gunicorn, stop, wrk  # noqa: E402
+from _harness import REDIS_URL, children, machine, setup_django, start_gunicorn, stop, wrk  # noqa: E402
 
 PORT = int(os.environ.get("BENCH_PORT", 18200))
 
@@ -91,13 +91,14 @@ def main():
                 results[name] = wrk(f"{base}/", args.seconds, args.connections, script)
                 stored[name] += Ping.objects.count() - before
             rounds.append(results)
+        workers = len(children(server.pid))
     finally:
         stop(server)
         os.unlink(uuid_script)
         os.unlink(slug_script)
     states = dict(Heartbeat.objects.values_list("status").annotate(n=Count("id")))
     print(f"machine: {machine()}")
-    print(f"gunicorn sync workers (deploy/gunicorn.conf.py: one per core), PostgreSQL; {args.heartbeats} heartbeats, "
+    print(f"gunicorn {workers} sync workers (deploy/gunicorn.conf.py), PostgreSQL; {args.heartbeats} heartbeats, "
           f"up; wrk -t2 -c{args.connections}, {args.rounds} rounds of {args.seconds}s each (trivial, uuid, slug "
           "alternating), same machine")
     labels = {"trivial": "trivial view /livez", "uuid": "GET /ping/<uuid>", "slug": "POST /ping/<key>/<slug>"}

@@ -7,7 +7,10 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
+# One sync worker per core plus one: while a worker waits on PostgreSQL (an accept or a
+# ping is one round trip), the spare one uses the core. Measured on 2 cores (docs/
+# performance.md): pings and accepts +5-10%, the trivial view unchanged.
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
 # Threads overlap a request's wait on PostgreSQL's commit (fsync) and Redis with another
 # request's CPU work; intake accepts are mostly such waits (docs/performance.md).
 threads = int(os.environ.get("GUNICORN_THREADS", 1))
