@@ -362,6 +362,10 @@ ONCALL_KICKS = env_bool("ONCALL_KICKS", True)
 # Kicks for escalation levels are rounded up to this many milliseconds and sent once per
 # instant: a storm of levels due within it is one task (which recruits more workers).
 ONCALL_KICK_QUANTUM_MS = env_int("ONCALL_KICK_QUANTUM_MS", 250)
+# A level is fired (targets resolved, pages written, the timeline note) up to this many
+# seconds before it is due; its pages are sent at the due time, and an acknowledgement in
+# between cancels them. A storm of levels due at one instant then only sends at that instant.
+ONCALL_FIRE_AHEAD_SECONDS = env_int("ONCALL_FIRE_AHEAD_SECONDS", 5)
 # Threads per paging worker process sending a claimed batch of pages concurrently.
 ONCALL_SEND_THREADS = env_int("ONCALL_SEND_THREADS", 16)
 

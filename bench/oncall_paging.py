@@ -155,12 +155,14 @@ def main():
     if timezone.now() >= due:
         print(f"warning: declaring took {declared_in:.1f} s and ran past the shared due time; raise --lead")
     expected = 3 * args.incidents
-    # CPU seconds used from just before each level's due instant to 8 s after it, by
-    # process group: where a storm's time goes.
+    # CPU seconds used from just before each level is fired (ONCALL_FIRE_AHEAD_SECONDS
+    # ahead of its due instant) to 8 s after it is due, by process group: where a storm's
+    # time goes.
     cpu_by_level = []
+    ahead = settings.ONCALL_FIRE_AHEAD_SECONDS
     for level in range(3):
         level_due = due.timestamp() + level * LEVEL_MINUTES * 60
-        time.sleep(max(0.0, level_due - 0.2 - time.time()))
+        time.sleep(max(0.0, level_due - ahead - 0.5 - time.time()))
         before = cpu_groups(worker.pid)
         time.sleep(max(0.0, level_due + 8 - time.time()))
         after = cpu_groups(worker.pid)

@@ -274,8 +274,8 @@ class _Lookups:
     def channel(self, pk: int) -> TeamChannel | None:
         return self._get(("channel", pk), lambda: TeamChannel.objects.filter(pk=pk, active=True).first())
 
-    def on_call(self, schedule_id: int) -> list[User]:
-        return self._get(("schedule", schedule_id), lambda: _on_call(schedule_id, self.now))
+    def on_call(self, schedule_id: int, at) -> list[User]:
+        return self._get(("schedule", schedule_id, at), lambda: _on_call(schedule_id, at))
 
     def steps(self, user: User, urgency: str) -> list[tuple[int, str, str]]:
         return self._get(("steps", user.pk, urgency), lambda: person_steps(user, urgency))
@@ -291,9 +291,11 @@ class _Lookups:
 
 
 def escalate_due(limit: int = 5000, *, send: bool = True) -> int:
-    """Fire every escalation whose next level is due, a batch per transaction, claimed
-    with SKIP LOCKED so that several workers share the work. The beat tick and the kicks
-    at due times both end here.
+    """Fire every escalation whose next level is due, or due within
+    ONCALL_FIRE_AHEAD_SECONDS, a batch per transaction, claimed with SKIP LOCKED so that
+    several workers share the work. The beat tick and the kicks (that much ahead of the
+    due times) both end here. A level fired ahead writes its pages with its due time; they
+    are kicked for that time, and an acknowledgement before it cancels them.
 
     With `send`, the worker sends a batch's pages that are due now itself, right after
     the batch commits and before it claims the next one: firing and sending overlap, so
@@ -303,7 +305,7 @@ def escalate_due(limit: int = 5000, *, send: bool = True) -> int:
     while fired < limit:
         with transaction.atomic():
             batch = list(Escalation.objects.select_for_update(skip_locked=True)
-                         .filter(next_escalation_at__lte=timezone.now())
+                         .filter(next_escalation_at__lte=timezone.now() + _ahead())
                          .order_by("next_escalation_at", "pk")[:min(ESCALATION_BATCH, limit - fired)])
             if not batch:
                 break
@@ -372,7 +374,8 @@ def _fire_batch(escalations: list[Escalation], *, kick_due_pages: bool = True) -
         if firing.missing:
             summary += " " + " ".join(firing.missing)
         if escalation.next_escalation_at:
-            summary += f" Next level in {_minutes(escalation.next_escalation_at - now)} unless acknowledged."
+            summary += (f" Next level in {_minutes(escalation.next_escalation_at - max(now, due))} "
+                        "unless acknowledged.")
         fired.append((incident, firing, summary))
 
     pages = Page.objects.bulk_create([page for _, firing, _ in fired for page in firing.pages])
@@ -410,7 +413,7 @@ def _page_level(escalation, incident, level: dict, *, repeat: int, due, purpose:
             else:
                 people.setdefault(user.pk, (user, f"level {level['number']}"))
         elif target["kind"] == EscalationTarget.Kind.SCHEDULE:
-            on_call = lookups.on_call(target["id"])
+            on_call = lookups.on_call(target["id"], due)  # whoever is on call when the level is due
             if not on_call:
                 firing.missing.append(f"Nobody is on call in schedule {target['name']}.")
             for user in on_call:
@@ -721,6 +724,11 @@ def start_missed(window_hours: int = 24, limit: int = 200) -> int:
     return sum(1 for pk in ids if start_escalation(pk, reason="started late (catch-up)") is not None)
 
 
+def _ahead() -> dt.timedelta:
+    """How long before its due time a level is fired (ONCALL_FIRE_AHEAD_SECONDS)."""
+    return dt.timedelta(seconds=max(settings.ONCALL_FIRE_AHEAD_SECONDS, 0))
+
+
 def _kick_escalations_on_commit(times: list) -> None:
     """After commit, make sure a worker looks for due levels at each of these times. The
     times are rounded up to ONCALL_KICK_QUANTUM_MS and each instant is kicked once per
@@ -729,7 +737,8 @@ def _kick_escalations_on_commit(times: list) -> None:
     if not times or not settings.ONCALL_KICKS:
         return
     step = max(settings.ONCALL_KICK_QUANTUM_MS, 1) / 1000
-    instants = sorted({math.ceil(when.timestamp() / step) * step for when in times})
+    ahead = _ahead().total_seconds()
+    instants = sorted({math.ceil((when.timestamp() - ahead) / step) * step for when in times})
 
     def kick():
         from oncall.tasks import escalate

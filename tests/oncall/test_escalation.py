@@ -404,3 +404,61 @@ def test_a_level_fired_late_is_due_at_its_own_time_and_keeps_the_persons_spacing
     clock.shift(2 * MIN)
     run_engine()
     assert paths(receiver)[-2:] == ["/alice/slack", "/alice/webhook"]
+
+
+def test_a_level_is_fired_ahead_and_sent_at_its_due_time_or_cancelled_by_an_acknowledge(clock, trigger, act,
+                                                                                         three_levels, receiver,
+                                                                                         settings):
+    """ONCALL_FIRE_AHEAD_SECONDS before a level is due, its pages are written (and the
+    timeline says so); they go out at the due time, never before, and an acknowledgement
+    in between cancels them."""
+    settings.ONCALL_FIRE_AHEAD_SECONDS = 5
+    incident = trigger()
+    run_engine()
+    clock.shift(10 * MIN - 6)
+    run_engine()
+    assert Page.objects.filter(level=2).count() == 0  # not yet within the lead time
+    clock.shift(2)  # 4 s before level 2 is due
+    run_engine()
+    [page] = Page.objects.filter(level=2)
+    assert page.state == Page.State.PENDING and page.next_attempt_at == incident.created_at + dt.timedelta(minutes=10)
+    assert any(n.startswith("Level 2 of “Payments Default”: paging Bob") and "Next level in 10 min" in n
+               for n in notes(incident))
+    clock.shift(3)
+    run_engine()
+    assert paths(receiver) == ["/alice/slack"]  # never before its time
+    clock.shift(1)
+    run_engine()
+    assert paths(receiver) == ["/alice/slack", "/bob/slack"]
+
+    # Level 3 is fired ahead too, then the incident is acknowledged before it is due.
+    clock.shift(10 * MIN - 2)
+    run_engine()
+    assert Page.objects.get(level=3).state == Page.State.PENDING
+    act("acknowledge", incident)
+    clock.shift(2)
+    run_engine()
+    assert paths(receiver) == ["/alice/slack", "/bob/slack"]
+    assert Page.objects.get(level=3).state == Page.State.CANCELLED
+    assert "Escalation stopped: acknowledged. 1 pending notification cancelled." in notes(incident)
+
+
+def test_a_level_fired_ahead_pages_whoever_is_on_call_at_its_due_time(clock, trigger, cast, contact, make_policy,
+                                                                      services, receiver, make_schedule, settings):
+    from tests.oncall.conftest import local
+
+    settings.ONCALL_FIRE_AHEAD_SECONDS = 5
+    contact(cast["alice"])
+    contact(cast["bob"])
+    schedule = make_schedule(layers=[{"level": 1, "rotation_unit": "days", "rotation_length": 1,
+                                      "starts_at": local("Europe/Amsterdam", 2026, 3, 1, 9, 0),
+                                      "participants": ["alice", "bob"]}])
+    make_policy([(0, [schedule]), (23 * 60, [schedule])], service=services["checkout"])
+    trigger()  # 2 March 10:00 in Amsterdam: bob's day; level 2 is due at 09:00 on 3 March, alice's handoff
+    run_engine()
+    clock.shift(23 * 60 * MIN - 3)  # 08:59:57, bob still on call: level 2 is fired now, for 09:00
+    run_engine()
+    assert Page.objects.get(level=2).recipient == cast["alice"]
+    clock.shift(3)
+    run_engine()
+    assert paths(receiver) == ["/bob/slack", "/alice/slack"]
