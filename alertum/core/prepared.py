@@ -20,7 +20,7 @@ _ONLY_WHEN_ASKED = 2**31
 
 
 def fetchone(sql: str, params: list):
-    """Run `sql` (with %s placeholders) and return its first row, or None."""
+    """Run `sql` (parameters marked %s) and return its first row, or None."""
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

@@ -91,8 +91,6 @@ def _ok(body_limit: int, body: str = "OK", status: int = 200) -> HttpResponse:
     return response
 
 
-
-
 def ping_door(view):
     @csrf_exempt
     def wrapper(request, *args, **kwargs):
