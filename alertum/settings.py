@@ -117,6 +117,9 @@ if DATABASE_URL:
         # Pooled connections (psycopg_pool). Persistent per-thread connections under
         # ASGI exhausted PostgreSQL ("too many clients"); the pool caps them.
         if env_bool("DB_PERSISTENT_CONNECTIONS", False):
+            # Single-threaded processes only (gunicorn sync workers, set by its conf file):
+            # one connection kept for the process's life; after an error it is closed at
+            # the end of the request and the next request connects afresh.
             _db["CONN_MAX_AGE"] = None
             _db["OPTIONS"] = {}
         else:
