@@ -313,7 +313,7 @@ def record_on_time_by_slug(ping_key: str, slug: str, signal: Signal, now: dt.dat
 def _record_on_time(target: str, target_params: list, signal: Signal, now: dt.datetime) -> int | None:
     if signal.rid is not None or (signal.exit_status or 0) != 0 or signal.action != SUCCESS:
         return None
-    heartbeat_table, monitor_table, ping_table, *_ = _tables()
+    heartbeat_table, monitor_table, *_ = _tables()
     when = _dt(now)
     update = (f"UPDATE {heartbeat_table} SET n_pings = n_pings + 1, last_ping_at = %s, last_duration = NULL, "
               f"next_sweep_at = COALESCE(next_sweep_at, %s) WHERE {target} AND status = %s AND last_start_at IS NULL "
@@ -321,25 +321,41 @@ def _record_on_time(target: str, target_params: list, signal: Signal, now: dt.da
               f"AND NOT EXISTS (SELECT 1 FROM {monitor_table} m WHERE m.id = monitor_id AND m.is_paused) "
               "RETURNING id, n_pings, body_limit")
     where = [when, when, *target_params, UP, signal.body_size]
-    columns = ("heartbeat_id, n, kind, exit_status, received_at, rid, method, scheme, remote_addr, user_agent, body, "
-               "body_size, duration")
     ping = [SUCCESS, signal.exit_status, when, None, signal.method[:10], signal.scheme[:10], signal.remote_addr[:45],
             signal.user_agent[:200], body_text(signal, signal.body_size), signal.body_size, None]
+    written = _update_and_log(update, where, ping)
+    return written[1] if written else None
+
+
+PING_COLUMNS = ("heartbeat_id, n, kind, exit_status, received_at, rid, method, scheme, remote_addr, user_agent, body, "
+                "body_size, duration")
+
+
+def _update_and_log(update: str, params: list, ping: list) -> tuple[int, int] | None:
+    """Run `update` (one heartbeat's UPDATE … RETURNING id, n_pings, body_limit) and, when
+    it matched, insert the ping row (`ping`: the PING_COLUMNS after heartbeat_id and n)
+    numbered from its counter. Returns (n_pings, body_limit); None when nothing matched,
+    having written nothing.
+
+    On PostgreSQL one round trip, prepared on the server (alertum.core.prepared; a handful
+    of shapes, each the same text). Opt-in (HEARTBEAT_PING_ASYNC_COMMIT): the commit does
+    not wait for the WAL flush (synchronous_commit off for this transaction only); state
+    changes take the slow path and commit durably (docs/heartbeats.md)."""
+    _, _, ping_table, *_ = _tables()
     if connection.vendor == "postgresql":
         relaxed = "SELECT set_config('synchronous_commit', 'off', true) AS c" if ASYNC_COMMIT else "SELECT 1 AS c"
-        row = prepared.fetchone(
-            f"WITH s AS ({relaxed}), h AS ({update}), p AS (INSERT INTO {ping_table} ({columns}) "
-            "SELECT h.id, h.n_pings, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM h, s) SELECT body_limit FROM h",
-            where + ping)
-        return row[0] if row else None
+        return prepared.fetchone(
+            f"WITH s AS ({relaxed}), h AS ({update}), p AS (INSERT INTO {ping_table} ({PING_COLUMNS}) "
+            "SELECT h.id, h.n_pings, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM h, s) "
+            "SELECT n_pings, body_limit FROM h", params + ping)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(update, where)
+        cursor.execute(update, params)
         row = cursor.fetchone()
         if row is None:
             return None
-        cursor.execute(f"INSERT INTO {ping_table} ({columns}) VALUES ({', '.join(['%s'] * 13)})",
+        cursor.execute(f"INSERT INTO {ping_table} ({PING_COLUMNS}) VALUES ({', '.join(['%s'] * 13)})",
                        [row[0], row[1], *ping])
-        return row[2]
+        return row[1], row[2]
 
 
 def start_time_of_run(heartbeat_id: int, rid: uuid.UUID, now: dt.datetime) -> dt.datetime | None:
@@ -378,7 +394,7 @@ def _write_steady(cached: Snapshot, signal: Signal, now: dt.datetime) -> int | N
 def _write_fast(snap: Snapshot, signal: Signal, p: Plan, now: dt.datetime, where_unchanged=None) -> int | None:
     """One conditional write; None when the heartbeat moved since the SELECT (or, with
     `where_unchanged`, since it was cached, or its monitor is paused)."""
-    heartbeat_table, monitor_table, ping_table, *_ = _tables()
+    heartbeat_table, monitor_table, *_ = _tables()
     duration = duration_of(snap.id, p, signal, now)
     sets, params = ["n_pings = n_pings + 1"], []
     where, where_params = ["id = %s", "status = %s"], [snap.id, snap.status]
@@ -405,35 +421,14 @@ def _write_fast(snap: Snapshot, signal: Signal, p: Plan, now: dt.datetime, where
         where.append("updated_at = %s")
         where_params.append(_dt(where_unchanged))
         where.append(f"NOT EXISTS (SELECT 1 FROM {monitor_table} m WHERE m.id = monitor_id AND m.is_paused)")
-    ping_columns = ("heartbeat_id, n, kind, exit_status, received_at, rid, method, scheme, remote_addr, "
-                    "user_agent, body, body_size, duration")
     ping_values = [p.kind, signal.exit_status, _dt(now),
                    Ping._meta.get_field("rid").get_db_prep_value(signal.rid, connection), signal.method[:10],
                    signal.scheme[:10], signal.remote_addr[:45], signal.user_agent[:200],
                    body_text(signal, snap.body_limit), signal.body_size, duration]
-    update = f"UPDATE {heartbeat_table} SET {', '.join(sets)} WHERE {' AND '.join(where)} RETURNING n_pings"
-    if connection.vendor == "postgresql":
-        # One round trip: the insert reads the new counter from the update's RETURNING,
-        # and inserts nothing when the update matched no row. Prepared on the server
-        # (alertum.core.prepared): there are a handful of shapes, each the same text.
-        # Opt-in (HEARTBEAT_PING_ASYNC_COMMIT): a ping's own commit does not wait for the
-        # WAL flush (synchronous_commit off for this transaction only). State changes
-        # take the slow path and commit durably (docs/heartbeats.md).
-        relaxed = "SELECT set_config('synchronous_commit', 'off', true) AS c" if ASYNC_COMMIT else "SELECT 1 AS c"
-        row = prepared.fetchone(
-            f"WITH s AS ({relaxed}), h AS ({update}) INSERT INTO {ping_table} ({ping_columns}) "
-            "SELECT %s, h.n_pings, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM h, s RETURNING n",
-            params + where_params + [snap.id] + ping_values)
-        return row[0] if row else None
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(update, params + where_params)
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        cursor.execute(f"INSERT INTO {ping_table} ({ping_columns}) VALUES (%s, %s, "
-                       "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", [snap.id, row[0], *ping_values])
-        return row[0]
-
+    update = (f"UPDATE {heartbeat_table} SET {', '.join(sets)} WHERE {' AND '.join(where)} "
+              "RETURNING id, n_pings, body_limit")
+    written = _update_and_log(update, params + where_params, ping_values)
+    return written[0] if written else None
 
 def with_status(snap: Snapshot, status: str) -> Snapshot:
     return replace(snap, status=status)
